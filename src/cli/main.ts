@@ -1,0 +1,30 @@
+import { Command } from 'commander';
+import { registerTenantCommands } from './commands/tenant.js';
+import { registerUpCommand } from './commands/up.js';
+
+/** The `marina` command. */
+export function buildProgram(): Command {
+  const program = new Command('marina')
+    .description('Marina: many small Matrix homeservers in a few shared processes')
+    .showHelpAfterError()
+    .enablePositionalOptions();
+  registerUpCommand(program);
+  registerTenantCommands(program);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`marina: ${message}${hintFor(error)}\n`);
+    process.exitCode = 1;
+  });
+
+function hintFor(error: unknown): string {
+  const code = (error as { code?: string } | null)?.code;
+  if (code === 'EADDRINUSE')
+    return '\n  another process already listens there; choose another address with --listen HOST:PORT';
+  if (code === 'EACCES') return '\n  no permission to listen there; use a port above 1023';
+  return '';
+}

@@ -1,0 +1,86 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../core/clock.js';
+import { parseSigningKeyFile } from '../protocol/signing-key.js';
+import type { DatabaseConfig } from '../storage/database-config.js';
+import { openTenantDatabase, type TenantDatabase } from '../storage/tenant-database.js';
+import { ServerKeys } from '../services/server-keys/server-keys.js';
+import type { TenantConfig } from '../services/tenant-config.js';
+import type { TenantContext } from '../services/tenant-context.js';
+
+/** What a homeserver is given by the process hosting it. */
+export interface HomeserverDeps {
+  /** The process logger; the homeserver logs through a child carrying its `server_name`. */
+  logger: Logger;
+  clock?: Clock;
+  /** Base URL clients reach the tenant at, unless its config sets `public_baseurl`. */
+  defaultPublicBaseUrl: string;
+}
+
+/** One running tenant: its context, and `stop()` to free everything it holds. */
+export interface Homeserver {
+  readonly context: TenantContext;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one tenant from its config (paths absolute): loads its signing key, opens and migrates
+ * its database, and builds its services. A failure part-way closes whatever was opened.
+ */
+export async function startHomeserver(
+  config: TenantConfig,
+  deps: HomeserverDeps,
+): Promise<Homeserver> {
+  const logger = deps.logger.child({ server_name: config.server_name });
+  const clock = deps.clock ?? systemClock;
+  const signingKey = await loadSigningKey(config.signing_key_path);
+  await mkdir(config.media_store.path, { recursive: true });
+  const db = await openTenantDatabase(databaseConfigOf(config), {
+    serverName: config.server_name,
+    logger,
+  });
+  const oldVerifyKeys = config.old_verify_keys.map((old) => ({
+    keyId: old.key_id,
+    publicKey: old.key,
+    expiredTs: old.expired_ts,
+  }));
+  const context: TenantContext = {
+    serverName: config.server_name,
+    config,
+    publicBaseUrl: (config.public_baseurl ?? deps.defaultPublicBaseUrl).replace(/\/+$/, ''),
+    db,
+    clock,
+    logger,
+    services: {
+      serverKeys: new ServerKeys(config.server_name, signingKey, oldVerifyKeys, clock),
+    },
+  };
+  logger.info({ signing_key_id: signingKey.keyId, database: db.dialect }, 'homeserver started');
+  return { context, stop: () => stopHomeserver(db, logger) };
+}
+
+async function stopHomeserver(db: TenantDatabase, logger: Logger): Promise<void> {
+  await db.close();
+  logger.info('homeserver stopped');
+}
+
+async function loadSigningKey(path: string) {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read the signing key file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const [current] = parseSigningKeyFile(text);
+  if (!current) throw new Error(`the signing key file ${path} holds no key`);
+  return current;
+}
+
+function databaseConfigOf(config: TenantConfig): DatabaseConfig {
+  const { database } = config;
+  return database.dialect === 'sqlite'
+    ? { dialect: 'sqlite', path: database.path }
+    : { dialect: 'postgres', url: database.url, maxConnections: database.max_connections };
+}

@@ -1,0 +1,162 @@
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import FindMyWay from 'find-my-way';
+import type { Logger } from 'pino';
+import { unrecognized, type MatrixError } from '../core/errors.js';
+import { EndpointResponse, type Endpoint, type HttpMethod } from '../api/endpoint.js';
+import type { TenantContext } from '../services/tenant-context.js';
+import { CORS_HEADERS } from './cors.js';
+import { toMatrixError } from './error-mapping.js';
+import { hostnameOf } from './host.js';
+import { parseJsonBody, validateInput } from './request-input.js';
+
+/** Finds the tenant a request is for, from its host name; throws a MatrixError when none is served there. */
+export type TenantResolver = (hostname: string | undefined) => Promise<TenantContext>;
+
+export interface HttpAppOptions {
+  logger: Logger;
+  endpoints: readonly Endpoint[];
+  resolveTenant: TenantResolver;
+  /** Largest request body accepted, in bytes; larger ones get 413 M_TOO_LARGE. */
+  maxBodyBytes?: number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** Matrix path parameters (IDs up to 255 bytes, percent-encoded) exceed fastify's default of 100. */
+const MAX_PARAM_LENGTH = 2048;
+
+const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'DELETE'];
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The tenant serving this request, once resolved. */
+    tenant: TenantContext | null;
+  }
+}
+
+/**
+ * Builds the HTTP application that serves tenants' endpoints. Routes are registered once for
+ * the process; each request finds its tenant by host name, so one app serves many tenants.
+ */
+export function createHttpApp(options: HttpAppOptions) {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const app = Fastify({
+    loggerInstance: options.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: maxBodyBytes,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    return503OnClosing: true,
+    // Errors fastify meets before routing (a bad percent-encoding) are Matrix errors too.
+    frameworkErrors: (error, _req, reply) =>
+      sendMatrixError(reply as FastifyReply, toMatrixError(error)),
+  });
+  app.decorateRequest('tenant', null);
+
+  // Bodies arrive as raw bytes whatever their Content-Type (clients are not consistent about
+  // it); each endpoint parses what it declares.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: maxBodyBytes },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.headers(CORS_HEADERS);
+  });
+  app.addHook('onResponse', async (req, reply) => logRequest(options.logger, req, reply));
+
+  app.setErrorHandler(async (error, req, reply) => {
+    const matrixError = toMatrixError(error);
+    if (matrixError.status >= 500) {
+      (req.tenant?.logger ?? options.logger).error(
+        { err: error, path: pathOf(req.url) },
+        'request failed',
+      );
+    }
+    return sendMatrixError(reply, matrixError);
+  });
+
+  // A path that exists for other methods is a 405; anything else is a 404 (both M_UNRECOGNIZED).
+  const knownPaths = FindMyWay({ maxParamLength: MAX_PARAM_LENGTH });
+  for (const endpoint of options.endpoints) {
+    for (const path of endpoint.paths) knownPaths.on(endpoint.method, path, () => undefined);
+  }
+  app.setNotFoundHandler(async (req, reply) => {
+    const path = pathOf(req.url);
+    const allowed = METHODS.filter((method) => knownPaths.find(method, path) !== null);
+    if (allowed.length > 0) {
+      return reply
+        .code(405)
+        .header('Allow', [...allowed, 'OPTIONS'].join(', '))
+        .send(unrecognized(`${req.method} is not supported for this path`, 405).toJSON());
+    }
+    return reply.code(404).send(unrecognized('Unrecognized request').toJSON());
+  });
+
+  // Preflight for every path: the spec says OPTIONS must not run any endpoint logic.
+  app.options('*', async (_req, reply) => reply.code(204).send());
+
+  app.get('/health', async (_req, reply) => reply.type('text/plain').send('OK'));
+
+  for (const endpoint of options.endpoints) {
+    for (const path of endpoint.paths) {
+      app.route({
+        method: endpoint.method,
+        url: path,
+        handler: (req, reply) => serveEndpoint(endpoint, options.resolveTenant, req, reply),
+      });
+    }
+  }
+  return app;
+}
+
+async function serveEndpoint(
+  endpoint: Endpoint,
+  resolveTenant: TenantResolver,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const tenant = await resolveTenant(hostnameOf(req.headers.host));
+  req.tenant = tenant;
+  const input = {
+    params: endpoint.params ? validateInput(endpoint.params, req.params, 'path') : undefined,
+    query: endpoint.query ? validateInput(endpoint.query, req.query, 'query') : undefined,
+    body: endpoint.body
+      ? validateInput(endpoint.body, parseJsonBody(req.body as Buffer | undefined), 'body')
+      : undefined,
+    headers: req.headers,
+  };
+  const result = await endpoint.handler(tenant, input);
+  if (result instanceof EndpointResponse) {
+    return reply.code(result.status).headers(result.headers).send(result.body);
+  }
+  return reply.code(200).send(result);
+}
+
+function sendMatrixError(reply: FastifyReply, error: MatrixError): FastifyReply {
+  return reply
+    .code(error.status)
+    .headers({ ...CORS_HEADERS, ...error.headers })
+    .send(error.toJSON());
+}
+
+function logRequest(logger: Logger, req: FastifyRequest, reply: FastifyReply): void {
+  // Only the path is logged: query strings may carry access tokens.
+  (req.tenant?.logger ?? logger).info(
+    {
+      method: req.method,
+      path: pathOf(req.url),
+      status: reply.statusCode,
+      duration_ms: Math.round(reply.elapsedTime * 10) / 10,
+    },
+    'request',
+  );
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+export type HttpApp = ReturnType<typeof createHttpApp>;

@@ -1,0 +1,25 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import type { TenantDatabase } from '../storage/tenant-database.js';
+import type { ServerKeys } from './server-keys/server-keys.js';
+import type { TenantConfig } from './tenant-config.js';
+
+/**
+ * Everything one tenant is, built once when the tenant starts and passed explicitly to every
+ * handler and service: there is no process-global state, so many tenants share one process.
+ */
+export interface TenantContext {
+  readonly serverName: string;
+  readonly config: TenantConfig;
+  /** Base URL clients reach this tenant at (no trailing slash). */
+  readonly publicBaseUrl: string;
+  readonly db: TenantDatabase;
+  readonly clock: Clock;
+  /** A pino child logger whose every line carries `server_name`. */
+  readonly logger: Logger;
+  readonly services: TenantServices;
+}
+
+export interface TenantServices {
+  readonly serverKeys: ServerKeys;
+}

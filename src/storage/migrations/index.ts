@@ -1,0 +1,20 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m0001 from './0001-tenant-meta.js';
+
+/**
+ * Every migration, by name. Kysely applies them in name order and records each name in the
+ * database, so a name must never change once released; add new ones with the next number.
+ * Forward only: tenant databases are never migrated down.
+ */
+const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001-tenant-meta': m0001,
+});
+
+export function migrationNames(): string[] {
+  return Object.keys(MIGRATIONS).sort();
+}
+
+/** Migrations are listed in code (no directory scanning), so bundling and tsx both just work. */
+export function createMigrationProvider(): MigrationProvider {
+  return { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
+}
