@@ -1,20 +1,37 @@
 import type { z } from 'zod';
 import type { TenantContext } from '../services/tenant-context.js';
+import type { RequestAuth } from '../services/tokens/access-tokens.js';
+
+export type { RequestAuth };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /**
- * Who may call an endpoint. `none`: anyone. Later issues add `user` (access token) and
- * `server` (X-Matrix signature); the HTTP layer checks the kind before the handler runs.
+ * Who may call an endpoint; the HTTP layer checks it before the handler runs.
+ * - `none`: anyone; an access token, if sent, is ignored.
+ * - `user`: an access token is required (401 M_MISSING_TOKEN / M_UNKNOWN_TOKEN otherwise).
+ * - `optional-user`: a token may be sent; if it is, it must be valid.
+ * A later issue adds `server` (X-Matrix signatures).
  */
-export type AuthKind = 'none';
+export type AuthKind = 'none' | 'user' | 'optional-user';
 
-/** What a handler receives: validated path parameters, query and body. */
-export interface EndpointRequest<Params, Query, Body> {
+/** What `req.auth` holds for each auth kind. */
+export type AuthOf<A extends AuthKind> = A extends 'user'
+  ? RequestAuth
+  : A extends 'optional-user'
+    ? RequestAuth | null
+    : null;
+
+/** What a handler receives: validated path parameters, query and body, and who is calling. */
+export interface EndpointRequest<Params, Query, Body, Auth = RequestAuth | null> {
   readonly params: Params;
   readonly query: Query;
   readonly body: Body;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The caller, from the access token (see `AuthKind`). */
+  readonly auth: Auth;
+  /** The client's IP address as this process sees it. */
+  readonly clientIp: string;
 }
 
 /** A response other than `200` with a JSON body. */
@@ -38,23 +55,33 @@ export interface Endpoint<
   P extends Schema | undefined = Schema | undefined,
   Q extends Schema | undefined = Schema | undefined,
   B extends Schema | undefined = Schema | undefined,
+  A extends AuthKind = AuthKind,
 > {
   readonly method: HttpMethod;
   readonly paths: readonly string[];
-  readonly auth: AuthKind;
+  readonly auth: A;
+  /**
+   * Whether guest accounts may call it (spec: "Guest Access" lists the endpoints they may use).
+   * Otherwise a guest's token gets 403 M_GUEST_ACCESS_FORBIDDEN. Default false.
+   */
+  readonly allowGuests?: boolean;
   readonly params?: P;
   readonly query?: Q;
   readonly body?: B;
   // Method syntax on purpose: a list of endpoints with different input types stays assignable.
-  handler(ctx: TenantContext, req: EndpointRequest<Infer<P>, Infer<Q>, Infer<B>>): Promise<unknown>;
+  handler(
+    ctx: TenantContext,
+    req: EndpointRequest<Infer<P>, Infer<Q>, Infer<B>, AuthOf<A>>,
+  ): Promise<unknown>;
 }
 
-/** Declares an endpoint with its handler's input types inferred from the schemas. */
+/** Declares an endpoint with its handler's input and auth types inferred from the definition. */
 export function defineEndpoint<
   P extends Schema | undefined = undefined,
   Q extends Schema | undefined = undefined,
   B extends Schema | undefined = undefined,
->(endpoint: Endpoint<P, Q, B>): Endpoint<P, Q, B> {
+  A extends AuthKind = 'none',
+>(endpoint: Endpoint<P, Q, B, A>): Endpoint<P, Q, B, A> {
   return endpoint;
 }
 

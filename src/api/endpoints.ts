@@ -1,5 +1,38 @@
 import type { Endpoint } from './endpoint.js';
 import { getVersions } from './client/get-versions.js';
+import { getRegisterNonce } from './admin/register/get-register-nonce.js';
+import { registerWithSharedSecret } from './admin/register/register-with-shared-secret.js';
+import { createRegistrationToken } from './admin/registration-tokens/create-registration-token.js';
+import { listRegistrationTokens } from './admin/registration-tokens/list-registration-tokens.js';
+import { changePassword } from './client/account/change-password.js';
+import { deactivateAccount } from './client/account/deactivate-account.js';
+import { getThreepids } from './client/account/get-threepids.js';
+import { whoami } from './client/account/whoami.js';
+import { getAccountData } from './client/account-data/get-account-data.js';
+import { getRoomAccountData } from './client/account-data/get-room-account-data.js';
+import { setAccountData } from './client/account-data/set-account-data.js';
+import { setRoomAccountData } from './client/account-data/set-room-account-data.js';
+import { getCapabilities } from './client/capabilities/get-capabilities.js';
+import { deleteDevice } from './client/devices/delete-device.js';
+import { deleteDevices } from './client/devices/delete-devices.js';
+import { getDevice } from './client/devices/get-device.js';
+import { getDevices } from './client/devices/get-devices.js';
+import { updateDevice } from './client/devices/update-device.js';
+import { createFilter } from './client/filter/create-filter.js';
+import { getFilter } from './client/filter/get-filter.js';
+import { createLoginToken } from './client/login/create-login-token.js';
+import { getLoginFlows } from './client/login/get-login-flows.js';
+import { login } from './client/login/login.js';
+import { logout } from './client/login/logout.js';
+import { logoutAll } from './client/login/logout-all.js';
+import { refresh } from './client/login/refresh.js';
+import { deleteProfileField } from './client/profile/delete-profile-field.js';
+import { getProfile } from './client/profile/get-profile.js';
+import { getProfileField } from './client/profile/get-profile-field.js';
+import { setProfileField } from './client/profile/set-profile-field.js';
+import { getRegistrationTokenValidity } from './client/register/get-registration-token-validity.js';
+import { getUsernameAvailable } from './client/register/get-username-available.js';
+import { register } from './client/register/register.js';
 import { getServerKeys } from './key/get-server-keys.js';
 import { getClientWellKnown } from './well-known/get-client-well-known.js';
 import { getServerWellKnown } from './well-known/get-server-well-known.js';
@@ -10,4 +43,38 @@ export const tenantEndpoints: readonly Endpoint[] = [
   getServerKeys,
   getClientWellKnown,
   getServerWellKnown,
+  // Accounts: registration, login and sessions, account management, devices, user data.
+  register,
+  getUsernameAvailable,
+  getRegistrationTokenValidity,
+  getLoginFlows,
+  login,
+  createLoginToken,
+  refresh,
+  logout,
+  logoutAll,
+  whoami,
+  changePassword,
+  deactivateAccount,
+  getThreepids,
+  getDevices,
+  getDevice,
+  updateDevice,
+  deleteDevice,
+  deleteDevices,
+  getCapabilities,
+  getProfile,
+  getProfileField,
+  setProfileField,
+  deleteProfileField,
+  getAccountData,
+  setAccountData,
+  getRoomAccountData,
+  setRoomAccountData,
+  createFilter,
+  getFilter,
+  getRegisterNonce,
+  registerWithSharedSecret,
+  createRegistrationToken,
+  listRegistrationTokens,
 ];

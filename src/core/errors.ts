@@ -112,3 +112,47 @@ export const limitExceeded = (retryAfterMs: number, message = 'Too many requests
     extras: { retry_after_ms: retryAfterMs },
     headers: { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) },
   });
+export const guestAccessForbidden = (message = 'Guest access is not allowed') =>
+  new MatrixError('M_GUEST_ACCESS_FORBIDDEN', message);
+export const userInUse = (message = 'User ID already taken') =>
+  new MatrixError('M_USER_IN_USE', message);
+export const invalidUsername = (message: string) => new MatrixError('M_INVALID_USERNAME', message);
+
+/** One flow of user-interactive authentication: the stages to complete, in order. */
+export interface AuthFlow {
+  stages: string[];
+}
+
+/** The body of a user-interactive authentication 401 (spec: "User-interactive API in the REST API"). */
+export interface InteractiveAuthBody {
+  flows: AuthFlow[];
+  params: Record<string, Record<string, unknown>>;
+  session: string;
+  /** Stages completed so far; omitted while none is. */
+  completed?: string[];
+}
+
+/**
+ * "More authentication needed": a 401 whose body lists the flows, the session and the stages
+ * completed. When an attempt at a stage failed, the body also carries `errcode` and `error`;
+ * otherwise it has neither (the spec's first response has no errcode).
+ */
+export class InteractiveAuthRequired extends MatrixError {
+  readonly body: InteractiveAuthBody;
+  readonly failed: boolean;
+
+  constructor(body: InteractiveAuthBody, failure?: { errcode: Errcode; message: string }) {
+    super(failure?.errcode ?? 'M_UNAUTHORIZED', failure?.message ?? 'Authentication required', {
+      status: 401,
+    });
+    this.name = 'InteractiveAuthRequired';
+    this.body = body;
+    this.failed = failure !== undefined;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return this.failed
+      ? { ...this.body, errcode: this.errcode, error: this.message }
+      : { ...this.body };
+  }
+}

@@ -4,6 +4,8 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { parseSigningKeyFile } from '../protocol/signing-key.js';
 import type { DatabaseConfig } from '../storage/database-config.js';
 import { openTenantDatabase, type TenantDatabase } from '../storage/tenant-database.js';
+import { createAccountServices } from '../services/account-services.js';
+import type { PasswordHasherOptions } from '../services/passwords/password-hasher.js';
 import { ServerKeys } from '../services/server-keys/server-keys.js';
 import type { TenantConfig } from '../services/tenant-config.js';
 import type { TenantContext } from '../services/tenant-context.js';
@@ -15,6 +17,13 @@ export interface HomeserverDeps {
   clock?: Clock;
   /** Base URL clients reach the tenant at, unless its config sets `public_baseurl`. */
   defaultPublicBaseUrl: string;
+  /**
+   * Cost and concurrency of password hashing (default: scrypt N=2^17, r=8, p=1, two hashes at a
+   * time per tenant). Hashes record their cost, so changing it never breaks existing passwords.
+   */
+  passwordHashing?: PasswordHasherOptions;
+  /** Lifetime of access tokens that come with a refresh token (default 5 minutes). */
+  refreshableAccessTokenLifetimeMs?: number;
 }
 
 /** One running tenant: its context, and `stop()` to free everything it holds. */
@@ -53,6 +62,14 @@ export async function startHomeserver(
     logger,
     services: {
       serverKeys: new ServerKeys(config.server_name, signingKey, oldVerifyKeys, clock),
+      ...createAccountServices({
+        config,
+        db,
+        clock,
+        logger,
+        passwordHashing: deps.passwordHashing,
+        refreshableAccessTokenLifetimeMs: deps.refreshableAccessTokenLifetimeMs,
+      }),
     },
   };
   logger.info({ signing_key_id: signingKey.keyId, database: db.dialect }, 'homeserver started');

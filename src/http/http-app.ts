@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { unrecognized, type MatrixError } from '../core/errors.js';
 import { EndpointResponse, type Endpoint, type HttpMethod } from '../api/endpoint.js';
 import type { TenantContext } from '../services/tenant-context.js';
+import { authenticate } from './authenticate.js';
 import { CORS_HEADERS } from './cors.js';
 import { toMatrixError } from './error-mapping.js';
 import { hostnameOf } from './host.js';
@@ -119,6 +120,8 @@ async function serveEndpoint(
 ): Promise<FastifyReply> {
   const tenant = await resolveTenant(hostnameOf(req.headers.host));
   req.tenant = tenant;
+  // Who is calling is settled before the input is even looked at.
+  const auth = await authenticate(endpoint, tenant, req);
   const input = {
     params: endpoint.params ? validateInput(endpoint.params, req.params, 'path') : undefined,
     query: endpoint.query ? validateInput(endpoint.query, req.query, 'query') : undefined,
@@ -126,6 +129,8 @@ async function serveEndpoint(
       ? validateInput(endpoint.body, parseJsonBody(req.body as Buffer | undefined), 'body')
       : undefined,
     headers: req.headers,
+    auth,
+    clientIp: req.ip,
   };
   const result = await endpoint.handler(tenant, input);
   if (result instanceof EndpointResponse) {

@@ -39,8 +39,16 @@ export function parseStateKey(key: StateKey): { type: string; stateKey: string }
 /** A room state: `(type, state_key)` → event ID. */
 export type StateMap = ReadonlyMap<StateKey, string>;
 
-/** Builds the view of a PDU for a room version; throws a TypeError for a PDU of the wrong shape. */
-export function toRoomEvent(pdu: JsonObject, roomVersion: RoomVersion): RoomEvent {
+/**
+ * Builds the view of a PDU for a room version; throws a TypeError for a PDU of the wrong shape.
+ * `knownEventId` skips hashing for an event read back from storage, whose ID was computed when it
+ * was received; never pass an ID taken from the PDU or from another server.
+ */
+export function toRoomEvent(
+  pdu: JsonObject,
+  roomVersion: RoomVersion,
+  knownEventId?: string,
+): RoomEvent {
   const type = requireString(pdu, 'type');
   const stateKey = pdu.state_key;
   if (stateKey !== undefined && typeof stateKey !== 'string')
@@ -51,10 +59,16 @@ export function toRoomEvent(pdu: JsonObject, roomVersion: RoomVersion): RoomEven
   }
   const isV12Create =
     roomVersion.roomIdFromCreateEvent && type === 'm.room.create' && stateKey === '';
-  const roomId = isV12Create ? computeV12RoomId(pdu, roomVersion) : requireString(pdu, 'room_id');
+  const eventId = knownEventId ?? computeEventId(pdu, roomVersion);
+  // A v12 room ID is the create event's ID with `!` for `$`.
+  const roomId = isV12Create
+    ? knownEventId === undefined
+      ? computeV12RoomId(pdu, roomVersion)
+      : `!${knownEventId.slice(1)}`
+    : requireString(pdu, 'room_id');
   const redacts = roomVersion.redactsInContent ? content.redacts : pdu.redacts;
   return {
-    eventId: computeEventId(pdu, roomVersion),
+    eventId,
     roomId,
     type,
     stateKey,

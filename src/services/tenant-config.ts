@@ -31,6 +31,8 @@ export const tenantConfigSchema = z.object({
     )
     .default([]),
   registration_mode: z.enum(['open', 'token', 'closed']).default('closed'),
+  /** Whether `POST /register?kind=guest` may create guest accounts. */
+  allow_guest_access: z.boolean().default(false),
   /** Secret for Synapse-compatible shared-secret registration (`/_synapse/admin/v1/register`). */
   registration_shared_secret: z.string().min(16),
   /** Base URL clients use (`/.well-known/matrix/client`); default: the host's public URL. */

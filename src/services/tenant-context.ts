@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { TenantDatabase } from '../storage/tenant-database.js';
+import type { AccountServices } from './account-services.js';
 import type { ServerKeys } from './server-keys/server-keys.js';
 import type { TenantConfig } from './tenant-config.js';
 
@@ -20,6 +21,6 @@ export interface TenantContext {
   readonly services: TenantServices;
 }
 
-export interface TenantServices {
+export interface TenantServices extends AccountServices {
   readonly serverKeys: ServerKeys;
 }

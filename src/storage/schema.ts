@@ -10,6 +10,200 @@ export interface TenantMetaTable {
   value: string;
 }
 
+/** Per-tenant counters: `stream_ordering` (the events stream) and `state_group` IDs. */
+export interface SequencesTable {
+  name: string;
+  last_value: number;
+}
+
+export interface RoomsTable {
+  room_id: string;
+  room_version: string;
+}
+
+/** Every stored PDU, accepted, rejected, soft-failed or outlier. */
+export interface EventsTable {
+  event_id: string;
+  room_id: string;
+  type: string;
+  /** Null for message events. */
+  state_key: string | null;
+  sender: string;
+  depth: number;
+  origin_server_ts: number;
+  /** Position in the tenant's event stream, assigned when the event is stored. */
+  stream_ordering: number;
+  /** 1: stored without state (fetched for auth chains, invites, …); not part of the known DAG. */
+  outlier: number;
+  /** 1: passed auth at its own state but not against the room's current state. */
+  soft_failed: number;
+  /** Why auth rejected it; null when accepted. Rejected events never become state. */
+  rejected_reason: string | null;
+  /** The PDU as JSON text, federation form. */
+  pdu: string;
+}
+
+export interface EventPrevEventsTable {
+  event_id: string;
+  prev_event_id: string;
+}
+
+export interface EventAuthEventsTable {
+  event_id: string;
+  auth_event_id: string;
+}
+
+export interface EventForwardExtremitiesTable {
+  room_id: string;
+  event_id: string;
+}
+
+export interface StateGroupsTable {
+  state_group: number;
+  room_id: string;
+  /** Null for a snapshot; otherwise this group's entries are a delta against that group. */
+  prev_state_group: number | null;
+  /** Deltas between this group and the snapshot at the root of its chain (0 for a snapshot). */
+  chain_length: number;
+  /** Entry rows stored by those deltas, this group's included. */
+  delta_rows: number;
+  /** Entry rows of the snapshot at the root of the chain. */
+  snapshot_rows: number;
+}
+
+export interface StateGroupEntriesTable {
+  state_group: number;
+  type: string;
+  state_key: string;
+  /** Null in a delta: the key is removed from the state. */
+  event_id: string | null;
+}
+
+export interface EventToStateGroupTable {
+  event_id: string;
+  /** The room state after the event. */
+  state_group: number;
+  /**
+   * For an accepted state event: the event its (type, state_key) held in the state before it, or
+   * null if none; the state before is the state after with that entry put back. Null otherwise.
+   */
+  replaces_state: string | null;
+}
+
+/** A local account. Flags are 0/1. */
+export interface UsersTable {
+  user_id: string;
+  /** PHC-style scrypt hash; null when the account has no password. */
+  password_hash: string | null;
+  is_admin: number;
+  is_guest: number;
+  deactivated: number;
+  created_ts: number;
+}
+
+export interface ProfilesTable {
+  user_id: string;
+  displayname: string | null;
+  avatar_url: string | null;
+}
+
+export interface DevicesTable {
+  user_id: string;
+  device_id: string;
+  display_name: string | null;
+  last_seen_ts: number | null;
+  last_seen_ip: string | null;
+  created_ts: number;
+}
+
+/** Access tokens by SHA-256 hash (hex); the token itself is never stored. */
+export interface AccessTokensTable {
+  token_hash: string;
+  user_id: string;
+  device_id: string;
+  created_ts: number;
+  /** Null: never expires. */
+  expires_ts: number | null;
+  /** The refresh token of this session, when it has one. */
+  refresh_token_id: string | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  device_id: string;
+  /** The token issued when this one was used, until that one is used in turn. */
+  next_token_id: string | null;
+  created_ts: number;
+}
+
+/** Single-use `m.login.token` tokens, by hash. */
+export interface LoginTokensTable {
+  token_hash: string;
+  user_id: string;
+  created_ts: number;
+  expires_ts: number;
+}
+
+/** User-interactive auth sessions. */
+export interface UiaSessionsTable {
+  session_id: string;
+  /** What the session authorises, e.g. `POST /account/password`. */
+  action: string;
+  user_id: string | null;
+  /** JSON array of completed stage types. */
+  completed: string;
+  /** A registration token held as `pending` by this session. */
+  registration_token: string | null;
+  created_ts: number;
+}
+
+export interface RegistrationTokensTable {
+  token: string;
+  uses_allowed: number | null;
+  pending: number;
+  completed: number;
+  expiry_time: number | null;
+}
+
+export interface AccountDataTable {
+  user_id: string;
+  /** '' for global account data. */
+  room_id: string;
+  type: string;
+  /** The content as JSON text. */
+  content: string;
+  /** Position in the tenant's account data stream (the `account_data` sequence). */
+  stream_id: number;
+}
+
+export interface FiltersTable {
+  user_id: string;
+  filter_id: string;
+  /** The filter as canonical JSON. */
+  filter_json: string;
+}
+
 export interface Database {
   tenant_meta: TenantMetaTable;
+  sequences: SequencesTable;
+  rooms: RoomsTable;
+  events: EventsTable;
+  event_prev_events: EventPrevEventsTable;
+  event_auth_events: EventAuthEventsTable;
+  event_forward_extremities: EventForwardExtremitiesTable;
+  state_groups: StateGroupsTable;
+  state_group_entries: StateGroupEntriesTable;
+  event_to_state_group: EventToStateGroupTable;
+  users: UsersTable;
+  profiles: ProfilesTable;
+  devices: DevicesTable;
+  access_tokens: AccessTokensTable;
+  refresh_tokens: RefreshTokensTable;
+  login_tokens: LoginTokensTable;
+  uia_sessions: UiaSessionsTable;
+  registration_tokens: RegistrationTokensTable;
+  account_data: AccountDataTable;
+  filters: FiltersTable;
 }

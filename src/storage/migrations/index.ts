@@ -1,5 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001-tenant-meta.js';
+import * as m0002 from './0002-room-graph.js';
+import * as m0003 from './0003-accounts.js';
 
 /**
  * Every migration, by name. Kysely applies them in name order and records each name in the
@@ -8,6 +10,8 @@ import * as m0001 from './0001-tenant-meta.js';
  */
 const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-tenant-meta': m0001,
+  '0002-room-graph': m0002,
+  '0003-accounts': m0003,
 });
 
 export function migrationNames(): string[] {

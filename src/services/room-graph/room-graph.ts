@@ -1,0 +1,597 @@
+/**
+ * A tenant's rooms as event graphs: the API federation and the client-server code call to store
+ * events, ask for the state at any point of a room, and check new events.
+ *
+ * Receiving an event (server-server "Checks performed on receipt of a PDU", after the signature
+ * and hash checks):
+ *
+ *     const check = await graph.checkEvent(event, { authEvents });   // steps 4–6
+ *     const position = await graph.persistEvent(event, check);         // stores it, whatever the verdict
+ *
+ * Sending one: `prev_events` = `forwardExtremities(roomId)`, the state to pick `auth_events` from
+ * = `computeStateBefore(roomId, prevEvents)`, then build, sign, check and persist as above.
+ * Events known without their state (auth chains, invites, events fetched to fill a gap) are
+ * stored with `{ outlier: true }`; persisting one again later with its state makes it part of the
+ * graph. `getEvents` is also the `fetchEvents` callback of state resolution.
+ *
+ * State maps returned are shared with the caches: read them, never cast them to `Map` and modify
+ * them. One instance per tenant database; its caches are its own (nothing is shared across
+ * instances or tenants) and are dropped with it.
+ */
+
+import type { Logger } from 'pino';
+import {
+  authEventKeysFor,
+  checkAuthEventsList,
+} from '../../protocol/auth/auth-events-selection.js';
+import { authorizeEvent, buildAuthState } from '../../protocol/auth/authorize-event.js';
+import type { AuthState } from '../../protocol/auth/authorize-event.js';
+import { stateKeyOf, toRoomEvent } from '../../protocol/room-event.js';
+import type { RoomEvent, StateKey, StateMap } from '../../protocol/room-event.js';
+import { getRoomVersion, requireRoomVersion } from '../../protocol/room-versions.js';
+import type { RoomVersion } from '../../protocol/room-versions.js';
+import {
+  authChain as collectAuthChain,
+  authChainDifference as computeAuthChainDifference,
+} from '../../protocol/state-resolution/auth-chain.js';
+import { resolveState } from '../../protocol/state-resolution/resolve-state.js';
+import {
+  insertEvent,
+  selectEventMetadata,
+  selectEventPdus,
+  updateOutlierToEvent,
+} from '../../storage/room-graph/events.js';
+import type { EventMetadataRow } from '../../storage/room-graph/events.js';
+import {
+  advanceForwardExtremities,
+  selectForwardExtremities,
+} from '../../storage/room-graph/forward-extremities.js';
+import { insertRoom, selectRoomVersion } from '../../storage/room-graph/rooms.js';
+import { nextSequenceValue } from '../../storage/room-graph/sequences.js';
+import {
+  diffStates,
+  insertEventStateGroup,
+  insertStateGroup,
+  loadStateGroup,
+  planStateGroup,
+  selectEventStates,
+  selectStateGroupInfo,
+} from '../../storage/room-graph/state-groups.js';
+import type { StateGroupInfo, StateGroupPlan } from '../../storage/room-graph/state-groups.js';
+import type { TenantDatabase } from '../../storage/tenant-database.js';
+import { LruCache } from './lru-cache.js';
+
+/** Full state maps kept per instance; a map of a 5,000-member room weighs about a megabyte. */
+const DEFAULT_STATE_CACHE_SIZE = 32;
+/** Parsed events kept per instance (state resolution and auth checks read the same ones again). */
+const DEFAULT_EVENT_CACHE_SIZE = 4096;
+
+const CREATE_KEY = stateKeyOf('m.room.create', '');
+
+export interface RoomGraphOptions {
+  logger?: Logger;
+  /** How many state maps (of state groups, and resolved across forks) to keep in memory. */
+  stateCacheSize?: number;
+  /** How many parsed events to keep in memory. */
+  eventCacheSize?: number;
+}
+
+/** Why the auth rules refused an event: the rule's name and a sentence for logs. */
+export interface Rejection {
+  readonly rule: string;
+  readonly reason: string;
+}
+
+/** The verdict of the checks on a new event, and the state it was judged against. */
+export interface EventCheck {
+  /** Set if the event fails auth against its auth events or the state before it. */
+  readonly rejected?: Rejection;
+  /** True if it passes those but not the room's current state (only checked if not rejected). */
+  readonly softFailed?: boolean;
+  /** The room state before the event, to pass on to `persistEvent`. */
+  readonly stateBefore: StateMap;
+}
+
+export interface PersistEventOptions {
+  /** The room state before the event; required unless `outlier`. */
+  readonly stateBefore?: StateMap;
+  /** Stored as rejected: it never becomes state nor a forward extremity. */
+  readonly rejected?: Rejection;
+  /** Stored and part of the graph, but not a forward extremity (nor shown to clients). */
+  readonly softFailed?: boolean;
+  /** Stored without state, outside the known graph. */
+  readonly outlier?: boolean;
+}
+
+/** How a stored event was handled. */
+export interface EventStatus {
+  readonly eventId: string;
+  readonly roomId: string;
+  readonly streamOrdering: number;
+  readonly outlier: boolean;
+  readonly softFailed: boolean;
+  /** `rule: reason` if the event was rejected. */
+  readonly rejectedReason: string | undefined;
+}
+
+export class RoomGraphError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RoomGraphError';
+  }
+}
+
+/**
+ * Events needed for an operation are not stored (with their state, for `prev_events`): the
+ * caller has to fetch them (or the state at them) first, e.g. with `/get_missing_events` or
+ * `/state_ids`.
+ */
+export class MissingEventsError extends RoomGraphError {
+  readonly role: 'prev_events' | 'auth_events';
+  readonly eventIds: readonly string[];
+
+  constructor(role: 'prev_events' | 'auth_events', eventIds: readonly string[]) {
+    super(
+      role === 'prev_events'
+        ? `no state is stored for prev_events ${eventIds.join(', ')}`
+        : `auth_events ${eventIds.join(', ')} are not stored`,
+    );
+    this.name = 'MissingEventsError';
+    this.role = role;
+    this.eventIds = eventIds;
+  }
+}
+
+/** Thrown inside a transaction to roll it back when another writer stored the event first. */
+class AlreadyStored {
+  constructor(readonly streamOrdering: number) {}
+}
+
+interface CachedGroup {
+  readonly info: StateGroupInfo;
+  readonly state: StateMap;
+}
+
+export class RoomGraph {
+  readonly #db: TenantDatabase;
+  readonly #log: Logger | undefined;
+  readonly #groups: LruCache<number, CachedGroup>;
+  /** Resolved states by the sorted list of the state groups they resolve. */
+  readonly #resolved: LruCache<string, StateMap>;
+  readonly #events: LruCache<string, RoomEvent>;
+  /** Room versions never change: kept for every room asked about. */
+  readonly #versions = new Map<string, RoomVersion>();
+  /** State maps this instance built, by the group whose state they are exactly. */
+  readonly #groupOfState = new WeakMap<StateMap, number>();
+
+  constructor(db: TenantDatabase, options: RoomGraphOptions = {}) {
+    this.#db = db;
+    this.#log = options.logger;
+    const stateCacheSize = options.stateCacheSize ?? DEFAULT_STATE_CACHE_SIZE;
+    this.#groups = new LruCache(stateCacheSize);
+    this.#resolved = new LruCache(stateCacheSize);
+    this.#events = new LruCache(options.eventCacheSize ?? DEFAULT_EVENT_CACHE_SIZE);
+  }
+
+  /**
+   * Records a room and its version (throws `M_UNSUPPORTED_ROOM_VERSION` for an unknown one).
+   * Creating a room again with the same version does nothing; with another, it throws.
+   */
+  async createRoom(roomId: string, roomVersion: string): Promise<RoomVersion> {
+    const version = requireRoomVersion(roomVersion);
+    const stored = await this.#db.transact((trx) => insertRoom(trx, roomId, version.id));
+    if (stored !== version.id) {
+      throw new RoomGraphError(`room ${roomId} exists with version ${stored}, not ${version.id}`);
+    }
+    this.#versions.set(roomId, version);
+    return version;
+  }
+
+  /** The room's version, or undefined for a room this tenant does not know. */
+  async roomVersionOf(roomId: string): Promise<RoomVersion | undefined> {
+    const known = this.#versions.get(roomId);
+    if (known !== undefined) return known;
+    const id = await this.#db.read((db) => selectRoomVersion(db, roomId));
+    if (id === undefined) return undefined;
+    const version = getRoomVersion(id);
+    if (version === undefined) throw new RoomGraphError(`room ${roomId} has unknown version ${id}`);
+    this.#versions.set(roomId, version);
+    return version;
+  }
+
+  /**
+   * The stored events among `ids` (rejected, soft-failed and outliers included), by ID. IDs not
+   * stored are left out. This is the `fetchEvents` callback of state resolution.
+   */
+  async getEvents(ids: readonly string[]): Promise<Map<string, RoomEvent>> {
+    const found = new Map<string, RoomEvent>();
+    const wanted = new Set<string>();
+    for (const id of ids) {
+      const cached = this.#events.get(id);
+      if (cached !== undefined) found.set(id, cached);
+      else wanted.add(id);
+    }
+    if (wanted.size === 0) return found;
+    const rows = await this.#db.read((db) => selectEventPdus(db, [...wanted]));
+    const versions = new Map<string, RoomVersion>();
+    for (const roomId of new Set(rows.map((row) => row.room_id))) {
+      versions.set(roomId, await this.#requireVersion(roomId));
+    }
+    for (const row of rows) {
+      const version = versions.get(row.room_id) as RoomVersion;
+      // The ID was computed from the PDU when it was stored: no need to hash it again.
+      const event = toRoomEvent(JSON.parse(row.pdu) as RoomEvent['pdu'], version, row.event_id);
+      this.#events.set(event.eventId, event);
+      found.set(event.eventId, event);
+    }
+    return found;
+  }
+
+  async getEvent(id: string): Promise<RoomEvent | undefined> {
+    return (await this.getEvents([id])).get(id);
+  }
+
+  /** How the stored events among `ids` were handled, by ID. */
+  async eventStatuses(ids: readonly string[]): Promise<Map<string, EventStatus>> {
+    const rows = await this.#db.read((db) => selectEventMetadata(db, ids));
+    return new Map(rows.map((row) => [row.event_id, toStatus(row)]));
+  }
+
+  /** The room state after a stored event; undefined if it is unknown or an outlier. */
+  async stateAfterEvent(eventId: string): Promise<StateMap | undefined> {
+    const row = (await this.#db.read((db) => selectEventStates(db, [eventId]))).get(eventId);
+    return row === undefined ? undefined : (await this.#group(row.stateGroup)).state;
+  }
+
+  /** The room state before a stored event; undefined if it is unknown or an outlier. */
+  async stateBeforeEvent(eventId: string): Promise<StateMap | undefined> {
+    const row = (await this.#db.read((db) => selectEventStates(db, [eventId]))).get(eventId);
+    if (row === undefined) return undefined;
+    const after = (await this.#group(row.stateGroup)).state;
+    // Only an accepted state event changes the state, and only at its own key.
+    if (row.stateKey === null || row.rejected) return after;
+    const before = new Map(after);
+    const key = stateKeyOf(row.type, row.stateKey);
+    if (row.replacesState === null) before.delete(key);
+    else before.set(key, row.replacesState);
+    return before;
+  }
+
+  /**
+   * The room state before a new event with these `prev_events`: the state after the prev event
+   * if they all lead to the same state, else the resolution of their states by the room
+   * version's algorithm. Empty for no prev events (the create event). Throws
+   * `MissingEventsError` if a prev event is not stored with its state.
+   */
+  async computeStateBefore(roomId: string, prevEventIds: readonly string[]): Promise<StateMap> {
+    const prevs = [...new Set(prevEventIds)];
+    if (prevs.length === 0) return new Map();
+    const rows = await this.#db.read((db) => selectEventStates(db, prevs));
+    const missing = prevs.filter((id) => !rows.has(id));
+    if (missing.length > 0) throw new MissingEventsError('prev_events', missing);
+    for (const row of rows.values()) {
+      if (row.roomId !== roomId) {
+        throw new RoomGraphError(`prev event ${row.eventId} is in ${row.roomId}, not ${roomId}`);
+      }
+    }
+    const groups = [...new Set([...rows.values()].map((row) => row.stateGroup))];
+    return this.#stateOfGroups(roomId, groups);
+  }
+
+  /** The room's current state: the state resolved across its forward extremities. */
+  async currentState(roomId: string): Promise<StateMap> {
+    return this.computeStateBefore(roomId, await this.forwardExtremities(roomId));
+  }
+
+  /** The accepted events no other accepted event follows yet: the prev_events for a new event. */
+  async forwardExtremities(roomId: string): Promise<string[]> {
+    return this.#db.read((db) => selectForwardExtremities(db, roomId));
+  }
+
+  /**
+   * Checks 4–6 on receipt of a PDU: auth against its own auth events (`authEvents`; read from
+   * storage when not given), then against the state before it (`stateBefore`; computed from its
+   * prev events when not given), then, for soft failure, against the room's current state.
+   * Throws `MissingEventsError` when auth or prev events are not stored.
+   */
+  async checkEvent(
+    event: RoomEvent,
+    options: { authEvents?: readonly RoomEvent[]; stateBefore?: StateMap } = {},
+  ): Promise<EventCheck> {
+    const version = await this.#requireVersion(event.roomId);
+    const stateBefore =
+      options.stateBefore ?? (await this.computeStateBefore(event.roomId, event.prevEventIds));
+
+    const rejected = await this.#checkAuthEvents(event, version, options.authEvents);
+    if (rejected !== undefined) return { rejected, stateBefore };
+
+    const againstBefore = authorizeEvent(
+      event,
+      await this.#authState(event, version, stateBefore),
+      version,
+    );
+    if (!againstBefore.allowed) return { rejected: rejectionOf(againstBefore), stateBefore };
+
+    const current = await this.currentState(event.roomId);
+    if (current === stateBefore || diffStates(current, stateBefore, 0)?.size === 0) {
+      return { softFailed: false, stateBefore };
+    }
+    const againstCurrent = authorizeEvent(
+      event,
+      await this.#authState(event, version, current),
+      version,
+    );
+    return { softFailed: !againstCurrent.allowed, stateBefore };
+  }
+
+  /**
+   * Stores an event in one transaction: the event and its edges, the state after it (the state
+   * before plus the event itself if it is an accepted state event), and the room's forward
+   * extremities (only accepted, not soft-failed, non-outlier events move them). Returns its
+   * stream position. Storing an event again is a no-op returning its position, except that an
+   * outlier stored again without `outlier` joins the graph and gets a new position.
+   */
+  async persistEvent(event: RoomEvent, options: PersistEventOptions = {}): Promise<number> {
+    const outlier = options.outlier === true;
+    await this.#requireVersion(event.roomId);
+    const [existing] = await this.#db.read((db) => selectEventMetadata(db, [event.eventId]));
+    if (existing !== undefined && !(existing.outlier === 1 && !outlier)) {
+      return existing.stream_ordering;
+    }
+
+    let state: { after: StateMap; plan: StateGroupPlan; replacesState: string | null } | undefined;
+    if (!outlier) {
+      const before = options.stateBefore;
+      if (before === undefined) {
+        throw new RoomGraphError(`persisting ${event.eventId} needs the state before it`);
+      }
+      let after = before;
+      let replacesState: string | null = null;
+      const change = new Map<StateKey, string>();
+      if (options.rejected === undefined && event.stateKey !== undefined) {
+        const key = stateKeyOf(event.type, event.stateKey);
+        replacesState = before.get(key) ?? null;
+        if (replacesState !== event.eventId) {
+          after = new Map(before).set(key, event.eventId);
+          change.set(key, event.eventId);
+        }
+      }
+      state = { after, plan: await this.#planState(event, before, after, change), replacesState };
+    }
+
+    const softFailed = options.softFailed === true;
+    const rejectedReason =
+      options.rejected === undefined
+        ? null
+        : `${options.rejected.rule}: ${options.rejected.reason}`;
+    let stored: { streamOrdering: number; group: StateGroupInfo | undefined };
+    try {
+      stored = await this.#db.transact(async (trx) => {
+        // Taken first: it serialises event writers, so the check below cannot race another.
+        const streamOrdering = await nextSequenceValue(trx, 'stream_ordering');
+        const [current] = await selectEventMetadata(trx, [event.eventId]);
+        if (current !== undefined) {
+          if (!(current.outlier === 1 && !outlier))
+            throw new AlreadyStored(current.stream_ordering);
+          await updateOutlierToEvent(trx, event.eventId, {
+            stream_ordering: streamOrdering,
+            soft_failed: softFailed ? 1 : 0,
+            rejected_reason: rejectedReason,
+          });
+        } else {
+          await insertEvent(
+            trx,
+            {
+              event_id: event.eventId,
+              room_id: event.roomId,
+              type: event.type,
+              state_key: event.stateKey ?? null,
+              sender: event.sender,
+              depth: event.depth,
+              origin_server_ts: event.originServerTs,
+              stream_ordering: streamOrdering,
+              outlier: outlier ? 1 : 0,
+              soft_failed: softFailed ? 1 : 0,
+              rejected_reason: rejectedReason,
+              pdu: JSON.stringify(event.pdu),
+            },
+            event.prevEventIds,
+            event.authEventIds,
+          );
+        }
+        let group: StateGroupInfo | undefined;
+        if (state !== undefined) {
+          const { plan } = state;
+          let stateGroup: number;
+          if (plan.kind === 'existing') {
+            stateGroup = plan.stateGroup;
+          } else {
+            group = await insertStateGroup(trx, event.roomId, plan);
+            stateGroup = group.stateGroup;
+          }
+          await insertEventStateGroup(trx, {
+            eventId: event.eventId,
+            stateGroup,
+            replacesState: state.replacesState,
+          });
+        }
+        if (!outlier && rejectedReason === null && !softFailed) {
+          await advanceForwardExtremities(trx, event.roomId, event.eventId, event.prevEventIds);
+        }
+        return { streamOrdering, group };
+      });
+    } catch (error) {
+      if (error instanceof AlreadyStored) return error.streamOrdering;
+      throw error;
+    }
+
+    // Caches learn only what has been committed, and keep only maps nobody else holds.
+    if (state !== undefined && stored.group !== undefined) {
+      const { after } = state;
+      this.#remember(stored.group, after === options.stateBefore ? new Map(after) : after);
+    }
+    this.#events.set(event.eventId, event);
+    this.#log?.trace(
+      { room_id: event.roomId, event_id: event.eventId, stream_ordering: stored.streamOrdering },
+      'event stored',
+    );
+    return stored.streamOrdering;
+  }
+
+  /** The auth chain of the events: every stored event reachable through `auth_events`. */
+  authChain(eventIds: Iterable<string>): Promise<Set<string>> {
+    return collectAuthChain(eventIds, (ids) => this.getEvents(ids));
+  }
+
+  /** The auth chain difference of the states (state resolution v2). */
+  authChainDifference(stateSets: readonly StateMap[]): Promise<Set<string>> {
+    return computeAuthChainDifference(stateSets, (ids) => this.getEvents(ids));
+  }
+
+  async #requireVersion(roomId: string): Promise<RoomVersion> {
+    const version = await this.roomVersionOf(roomId);
+    if (version === undefined) throw new RoomGraphError(`room ${roomId} is not known`);
+    return version;
+  }
+
+  /** A state group's info and full state, from the cache or the database. */
+  async #group(stateGroup: number): Promise<CachedGroup> {
+    const cached = this.#groups.get(stateGroup);
+    if (cached !== undefined) return cached;
+    const loaded = await this.#db.read((db) =>
+      loadStateGroup(db, stateGroup, (group) => this.#groups.get(group)?.state),
+    );
+    if (loaded === undefined) throw new RoomGraphError(`state group ${stateGroup} is missing`);
+    return this.#remember(loaded.info, loaded.state);
+  }
+
+  #remember(info: StateGroupInfo, state: StateMap): CachedGroup {
+    const entry = { info, state };
+    this.#groups.set(info.stateGroup, entry);
+    this.#groupOfState.set(state, info.stateGroup);
+    return entry;
+  }
+
+  /** The state after events in these groups: one group's state, or their resolution. */
+  async #stateOfGroups(roomId: string, groups: readonly number[]): Promise<StateMap> {
+    const sorted = [...groups].sort((a, b) => a - b);
+    if (sorted.length === 1) return (await this.#group(sorted[0] as number)).state;
+    const cacheKey = sorted.join(',');
+    const cached = this.#resolved.get(cacheKey);
+    if (cached !== undefined) return cached;
+
+    const states: StateMap[] = [];
+    for (const group of sorted) states.push((await this.#group(group)).state);
+    const [first] = states as [StateMap, ...StateMap[]];
+    let resolved: StateMap;
+    if (states.every((state) => diffStates(first, state, 0)?.size === 0)) {
+      resolved = first;
+    } else {
+      const version = await this.#requireVersion(roomId);
+      const started = performance.now();
+      resolved = await resolveState(version, states, (ids) => this.getEvents(ids));
+      this.#log?.debug(
+        {
+          room_id: roomId,
+          state_groups: sorted,
+          duration_ms: Math.round(performance.now() - started),
+        },
+        'resolved state',
+      );
+    }
+    this.#resolved.set(cacheKey, resolved);
+    return resolved;
+  }
+
+  /**
+   * How to store the state after an event: against the state before it when that is a group's
+   * state (the usual case: a delta of one entry, or no new group at all), else against the
+   * groups of its prev events.
+   */
+  async #planState(
+    event: RoomEvent,
+    before: StateMap,
+    after: StateMap,
+    change: ReadonlyMap<StateKey, string>,
+  ): Promise<StateGroupPlan> {
+    const beforeGroup = this.#groupOfState.get(before);
+    if (beforeGroup !== undefined) {
+      const base = await this.#groupInfo(beforeGroup, before);
+      const plan = planStateGroup(after, [{ ...base, delta: change }]);
+      if (plan.kind !== 'snapshot') return plan;
+    }
+    const rows = await this.#db.read((db) => selectEventStates(db, event.prevEventIds));
+    const candidates: CachedGroup[] = [];
+    for (const group of new Set([...rows.values()].map((row) => row.stateGroup))) {
+      if (group !== beforeGroup) candidates.push(await this.#group(group));
+    }
+    return planStateGroup(after, candidates);
+  }
+
+  /** A group whose state is known; its info from the cache or the database. */
+  async #groupInfo(stateGroup: number, state: StateMap): Promise<CachedGroup> {
+    const cached = this.#groups.get(stateGroup);
+    if (cached !== undefined) return cached;
+    const info = await this.#db.read((db) => selectStateGroupInfo(db, stateGroup));
+    if (info === undefined) throw new RoomGraphError(`state group ${stateGroup} is missing`);
+    return this.#remember(info, state);
+  }
+
+  /** Auth rules on the auth_events list, then auth against the auth events themselves. */
+  async #checkAuthEvents(
+    event: RoomEvent,
+    version: RoomVersion,
+    given: readonly RoomEvent[] | undefined,
+  ): Promise<Rejection | undefined> {
+    let authEvents = given;
+    if (authEvents === undefined) {
+      const found = await this.getEvents(event.authEventIds);
+      const missing = event.authEventIds.filter((id) => !found.has(id));
+      if (missing.length > 0) throw new MissingEventsError('auth_events', missing);
+      authEvents = event.authEventIds.map((id) => found.get(id) as RoomEvent);
+    }
+    // v12: the create event is not among the auth events; the room ID names it.
+    const impliedCreateId =
+      version.roomIdFromCreateEvent && event.type !== 'm.room.create'
+        ? `$${event.roomId.slice(1)}`
+        : undefined;
+    const ids = authEvents.map((authEvent) => authEvent.eventId);
+    const statuses = await this.eventStatuses(
+      impliedCreateId === undefined ? ids : [...ids, impliedCreateId],
+    );
+    const isRejected = (id: string) => statuses.get(id)?.rejectedReason !== undefined;
+
+    const listCheck = checkAuthEventsList(event, authEvents, version, isRejected);
+    if (!listCheck.allowed) return rejectionOf(listCheck);
+
+    const state = buildAuthState(authEvents);
+    if (impliedCreateId !== undefined && !isRejected(impliedCreateId)) {
+      const create = await this.getEvent(impliedCreateId);
+      if (create !== undefined) state.set(CREATE_KEY, create);
+    }
+    const result = authorizeEvent(event, state, version);
+    return result.allowed ? undefined : rejectionOf(result);
+  }
+
+  /** The part of `state` the auth rules read for `event`, as events. */
+  async #authState(event: RoomEvent, version: RoomVersion, state: StateMap): Promise<AuthState> {
+    const keys: StateKey[] = [CREATE_KEY, ...authEventKeysFor(event, version)];
+    const ids = keys.map((key) => state.get(key)).filter((id) => id !== undefined);
+    return buildAuthState((await this.getEvents(ids)).values());
+  }
+}
+
+function rejectionOf(result: { rule: string; reason: string }): Rejection {
+  return { rule: result.rule, reason: result.reason };
+}
+
+function toStatus(row: EventMetadataRow): EventStatus {
+  return {
+    eventId: row.event_id,
+    roomId: row.room_id,
+    streamOrdering: row.stream_ordering,
+    outlier: row.outlier === 1,
+    softFailed: row.soft_failed === 1,
+    rejectedReason: row.rejected_reason ?? undefined,
+  };
+}
