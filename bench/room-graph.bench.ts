@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import type { RoomEvent } from '../src/protocol/room-event.js';
+import { requireRoomVersion } from '../src/protocol/room-versions.js';
+import { resolveState } from '../src/protocol/state-resolution/resolve-state.js';
 import { RoomGraph } from '../src/services/room-graph/room-graph.js';
+import { selectAuthEventIds } from '../src/storage/room-graph/events.js';
 import { openTenantDatabase } from '../src/storage/tenant-database.js';
 import type { TenantDatabase } from '../src/storage/tenant-database.js';
 import { SignedRoom } from '../test/helpers/signed-room.js';
@@ -208,11 +211,81 @@ async function main(): Promise<void> {
       `two-way fork merged by one event (${BRANCH_CHANGES + 1} state changes per branch, ` +
         `${BRANCH_CHANGES / 2 + 1} keys in conflict), median of 5:`,
     );
-    console.log(`  from empty caches (load both states, fetch and parse events): ${ms(cold)}`);
     console.log(
-      `  both states cached, events fetched from SQLite:               ${ms(statesLoaded)}`,
+      `  from empty caches (load both states, walk auth edges, fetch events): ${ms(cold)}`,
     );
-    console.log(`  states and events cached (resolution itself):                 ${ms(allCached)}`);
+    console.log(
+      `  both states cached, auth edges and events read from SQLite:         ${ms(statesLoaded)}`,
+    );
+    console.log(
+      `  states and events cached (resolution itself):                       ${ms(allCached)}`,
+    );
+
+    // Where a cold resolution goes, run by hand as RoomGraph runs it (medians of 5), and the
+    // same resolution fetching every event of the states' auth chains (no fetchAuthEventIds).
+    const version = requireRoomVersion(VERSION);
+    const parts = { states: [] as number[], edges: [] as number[], events: [] as number[] };
+    const rest: number[] = [];
+    const overEvents: number[] = [];
+    let edgeIds = 0;
+    let fetchedIds = 0;
+    for (let i = 0; i < 5; i++) {
+      const fresh = new RoomGraph(db);
+      const [states, statesTook] = await timed(async () => [
+        (await fresh.stateAfterEvent(tipA)) as Map<string, string>,
+        (await fresh.stateAfterEvent(tipB)) as Map<string, string>,
+      ]);
+      let edgesTook = 0;
+      let eventsTook = 0;
+      edgeIds = 0;
+      fetchedIds = 0;
+      const [, took] = await timed(() =>
+        resolveState(
+          version,
+          states,
+          async (wanted) => {
+            const [events, t] = await timed(() => fresh.getEvents(wanted));
+            eventsTook += t;
+            fetchedIds += wanted.length;
+            return events;
+          },
+          {
+            fetchAuthEventIds: async (wanted) => {
+              const [edges, t] = await timed(() => db.read((k) => selectAuthEventIds(k, wanted)));
+              edgesTook += t;
+              edgeIds += wanted.length;
+              return edges;
+            },
+          },
+        ),
+      );
+      parts.states.push(statesTook);
+      parts.edges.push(edgesTook);
+      parts.events.push(eventsTook);
+      rest.push(took - edgesTook - eventsTook);
+      const other = new RoomGraph(db);
+      const [, oldTook] = await timed(async () => {
+        const again = [
+          (await other.stateAfterEvent(tipA)) as Map<string, string>,
+          (await other.stateAfterEvent(tipB)) as Map<string, string>,
+        ];
+        await resolveState(version, again, (wanted) => other.getEvents(wanted));
+      });
+      overEvents.push(oldTook);
+    }
+    const med = (values: number[]) =>
+      percentile(
+        values.sort((a, b) => a - b),
+        50,
+      );
+    console.log(
+      `  cold, by part: load both states ${ms(med(parts.states))}, auth edges of ${edgeIds} events ` +
+        `${ms(med(parts.edges))}, ${fetchedIds} events fetched and parsed ${ms(med(parts.events))}, ` +
+        `resolution ${ms(med(rest))}`,
+    );
+    console.log(
+      `  cold, fetching every event of the auth chains instead (no fetchAuthEventIds): ${ms(med(overEvents))}`,
+    );
 
     // Storage.
     const events = await count(db, 'events');

@@ -33,6 +33,41 @@ import { setProfileField } from './client/profile/set-profile-field.js';
 import { getRegistrationTokenValidity } from './client/register/get-registration-token-validity.js';
 import { getUsernameAvailable } from './client/register/get-username-available.js';
 import { register } from './client/register/register.js';
+import { getPresence } from './client/presence/get-presence.js';
+import { setPresence } from './client/presence/set-presence.js';
+import { sendReceipt } from './client/receipts/send-receipt.js';
+import { setReadMarkers } from './client/receipts/set-read-markers.js';
+import { setTyping } from './client/typing/set-typing.js';
+import { createRoom } from './client/rooms/create-room.js';
+import { joinRoomById } from './client/rooms/join-room-by-id.js';
+import { joinRoom } from './client/rooms/join-room.js';
+import { knockRoom } from './client/rooms/knock-room.js';
+import { inviteUser } from './client/rooms/invite-user.js';
+import { leaveRoom } from './client/rooms/leave-room.js';
+import { forgetRoom } from './client/rooms/forget-room.js';
+import { kickUser } from './client/rooms/kick-user.js';
+import { banUser } from './client/rooms/ban-user.js';
+import { unbanUser } from './client/rooms/unban-user.js';
+import { getJoinedRooms } from './client/rooms/get-joined-rooms.js';
+import { sendMessage } from './client/rooms/send-message.js';
+import { redactEvent } from './client/rooms/redact-event.js';
+import { setRoomState } from './client/rooms/set-room-state.js';
+import { getRoomStateEvent } from './client/rooms/get-room-state-event.js';
+import { getRoomState } from './client/rooms/get-room-state.js';
+import { getMembers } from './client/rooms/get-members.js';
+import { getJoinedMembers } from './client/rooms/get-joined-members.js';
+import { getMessages } from './client/rooms/get-messages.js';
+import { getEventContext } from './client/rooms/get-event-context.js';
+import { getRoomEvent } from './client/rooms/get-room-event.js';
+import { getEventByTimestamp } from './client/rooms/get-event-by-timestamp.js';
+import { getRoomAliases } from './client/rooms/get-room-aliases.js';
+import { setRoomAlias } from './client/directory/set-room-alias.js';
+import { getRoomAlias } from './client/directory/get-room-alias.js';
+import { deleteRoomAlias } from './client/directory/delete-room-alias.js';
+import { getRoomVisibility } from './client/directory/get-room-visibility.js';
+import { setRoomVisibility } from './client/directory/set-room-visibility.js';
+import { getPublicRooms } from './client/directory/get-public-rooms.js';
+import { queryPublicRooms } from './client/directory/query-public-rooms.js';
 import { getServerKeys } from './key/get-server-keys.js';
 import { getClientWellKnown } from './well-known/get-client-well-known.js';
 import { getServerWellKnown } from './well-known/get-server-well-known.js';
@@ -77,4 +112,41 @@ export const tenantEndpoints: readonly Endpoint[] = [
   registerWithSharedSecret,
   createRegistrationToken,
   listRegistrationTokens,
+  // Ephemeral streams: typing, receipts and read markers, presence.
+  setTyping,
+  sendReceipt,
+  setReadMarkers,
+  setPresence,
+  getPresence,
+  // Rooms: creation, membership, sending, state, timeline, redactions, aliases, directory.
+  createRoom,
+  joinRoomById,
+  joinRoom,
+  knockRoom,
+  inviteUser,
+  leaveRoom,
+  forgetRoom,
+  kickUser,
+  banUser,
+  unbanUser,
+  getJoinedRooms,
+  sendMessage,
+  redactEvent,
+  setRoomState,
+  getRoomStateEvent,
+  getRoomState,
+  getMembers,
+  getJoinedMembers,
+  getMessages,
+  getEventContext,
+  getRoomEvent,
+  getEventByTimestamp,
+  getRoomAliases,
+  setRoomAlias,
+  getRoomAlias,
+  deleteRoomAlias,
+  getRoomVisibility,
+  setRoomVisibility,
+  getPublicRooms,
+  queryPublicRooms,
 ];

@@ -47,6 +47,7 @@ const DEFAULT_STATUS = {
   M_CANNOT_OVERWRITE_MEDIA: 409,
   M_WRONG_ROOM_KEYS_VERSION: 403,
   M_UNACTIONABLE: 400,
+  M_BAD_ALIAS: 400,
 } as const satisfies Record<string, number>;
 
 export type Errcode = keyof typeof DEFAULT_STATUS;

@@ -5,7 +5,10 @@ import { parseSigningKeyFile } from '../protocol/signing-key.js';
 import type { DatabaseConfig } from '../storage/database-config.js';
 import { openTenantDatabase, type TenantDatabase } from '../storage/tenant-database.js';
 import { createAccountServices } from '../services/account-services.js';
+import { createEphemeralServices, stopEphemeralServices } from '../services/ephemeral-services.js';
+import { connectNotifier } from '../services/notifier/connect-notifier.js';
 import type { PasswordHasherOptions } from '../services/passwords/password-hasher.js';
+import { createRoomServices } from '../services/rooms/room-services.js';
 import { ServerKeys } from '../services/server-keys/server-keys.js';
 import type { TenantConfig } from '../services/tenant-config.js';
 import type { TenantContext } from '../services/tenant-context.js';
@@ -53,6 +56,30 @@ export async function startHomeserver(
     publicKey: old.key,
     expiredTs: old.expired_ts,
   }));
+  const accounts = createAccountServices({
+    config,
+    db,
+    clock,
+    logger,
+    passwordHashing: deps.passwordHashing,
+    refreshableAccessTokenLifetimeMs: deps.refreshableAccessTokenLifetimeMs,
+  });
+  const serverKeys = new ServerKeys(config.server_name, signingKey, oldVerifyKeys, clock);
+  const rooms = createRoomServices({
+    serverName: config.server_name,
+    db,
+    clock,
+    logger,
+    serverKeys,
+    accounts,
+  });
+  const ephemeral = createEphemeralServices({
+    serverName: config.server_name,
+    db,
+    clock,
+    logger,
+    accountData: accounts.accountData,
+  });
   const context: TenantContext = {
     serverName: config.server_name,
     config,
@@ -61,22 +88,32 @@ export async function startHomeserver(
     clock,
     logger,
     services: {
-      serverKeys: new ServerKeys(config.server_name, signingKey, oldVerifyKeys, clock),
-      ...createAccountServices({
-        config,
-        db,
-        clock,
-        logger,
-        passwordHashing: deps.passwordHashing,
-        refreshableAccessTokenLifetimeMs: deps.refreshableAccessTokenLifetimeMs,
-      }),
+      serverKeys,
+      ...accounts,
+      ...ephemeral,
+      ...rooms,
     },
   };
+  // Sync long-polls wake on every stream: room events, account data, receipts, typing, presence.
+  const disconnectNotifier = connectNotifier(ephemeral.notifier, context.services);
   logger.info({ signing_key_id: signingKey.keyId, database: db.dialect }, 'homeserver started');
-  return { context, stop: () => stopHomeserver(db, logger) };
+  return {
+    context,
+    stop: () =>
+      stopHomeserver(db, logger, () => {
+        disconnectNotifier();
+        stopEphemeralServices(ephemeral);
+      }),
+  };
 }
 
-async function stopHomeserver(db: TenantDatabase, logger: Logger): Promise<void> {
+async function stopHomeserver(
+  db: TenantDatabase,
+  logger: Logger,
+  stopServices: () => void,
+): Promise<void> {
+  // Long-polls and timers end first, so nothing waits on a database about to close.
+  stopServices();
   await db.close();
   logger.info('homeserver stopped');
 }

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { TenantDatabase } from '../storage/tenant-database.js';
 import type { AccountServices } from './account-services.js';
+import type { EphemeralServices } from './ephemeral-services.js';
+import type { RoomServices } from './rooms/room-services.js';
 import type { ServerKeys } from './server-keys/server-keys.js';
 import type { TenantConfig } from './tenant-config.js';
 
@@ -21,6 +23,6 @@ export interface TenantContext {
   readonly services: TenantServices;
 }
 
-export interface TenantServices extends AccountServices {
+export interface TenantServices extends AccountServices, EphemeralServices, RoomServices {
   readonly serverKeys: ServerKeys;
 }

@@ -185,6 +185,86 @@ export interface FiltersTable {
   filter_json: string;
 }
 
+/** The current membership of a user in a room (the member event the room state holds). */
+export interface RoomMembershipsTable {
+  room_id: string;
+  user_id: string;
+  /** `join`, `invite`, `knock`, `leave` or `ban`. */
+  membership: string;
+  event_id: string;
+  stream_ordering: number;
+  sender: string;
+  /** From the member event's content, for `/joined_members`. */
+  displayname: string | null;
+  avatar_url: string | null;
+  /** Stream position of the user's latest join in the room; null if they never joined. */
+  last_join_stream_ordering: number | null;
+}
+
+/** The event a client's transaction ID produced, per device and endpoint (idempotent sends). */
+export interface EventTxnIdsTable {
+  user_id: string;
+  device_id: string;
+  /** The endpoint path without the transaction ID, e.g. `/rooms/!r:s/send/m.room.message`. */
+  scope: string;
+  txn_id: string;
+  event_id: string;
+  room_id: string;
+}
+
+export interface RoomAliasesTable {
+  room_alias: string;
+  room_id: string;
+  /** The user who created the alias (who may delete it). */
+  creator: string;
+}
+
+/** A room's visibility in the published room directory. */
+export interface RoomDirectoryTable {
+  room_id: string;
+  visibility: 'public' | 'private';
+}
+
+export interface ForgottenRoomsTable {
+  user_id: string;
+  room_id: string;
+}
+
+/** An accepted redaction event and the event it redacts. */
+export interface RedactionsTable {
+  /** The `m.room.redaction` event. */
+  event_id: string;
+  redacts: string;
+  room_id: string;
+}
+
+/** One receipt per (room, type, user, thread). */
+export interface ReceiptsTable {
+  room_id: string;
+  /** `m.read` or `m.read.private`. */
+  receipt_type: string;
+  user_id: string;
+  /** '' for an unthreaded receipt; `main` or a thread root's event ID otherwise. */
+  thread_id: string;
+  event_id: string;
+  /** The receipt as JSON text, as clients get it under the user ID (`ts`, `thread_id`). */
+  data: string;
+  /** Position in the tenant's receipts stream (the `receipts` sequence). */
+  stream_id: number;
+}
+
+export interface PresenceTable {
+  user_id: string;
+  /** `online`, `unavailable` or `offline`. */
+  presence: string;
+  status_msg: string | null;
+  last_active_ts: number;
+  /** 0/1. */
+  currently_active: number;
+  /** Position in the tenant's presence stream (the `presence` sequence). */
+  stream_id: number;
+}
+
 export interface Database {
   tenant_meta: TenantMetaTable;
   sequences: SequencesTable;
@@ -206,4 +286,12 @@ export interface Database {
   registration_tokens: RegistrationTokensTable;
   account_data: AccountDataTable;
   filters: FiltersTable;
+  room_memberships: RoomMembershipsTable;
+  event_txn_ids: EventTxnIdsTable;
+  room_aliases: RoomAliasesTable;
+  room_directory: RoomDirectoryTable;
+  forgotten_rooms: ForgottenRoomsTable;
+  redactions: RedactionsTable;
+  receipts: ReceiptsTable;
+  presence: PresenceTable;
 }

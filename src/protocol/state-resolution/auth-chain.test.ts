@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { RoomEvent } from '../room-event.js';
 import { requireRoomVersion } from '../room-versions.js';
-import { authChain, authChainDifference } from './auth-chain.js';
-import { ALICE, eventIdOf, fetcherOf, makeEvent, nodeOf, stateMapOf } from './test-room.js';
+import type { StateMap } from '../room-event.js';
+import {
+  authChain as authChainOverEvents,
+  authChainDifference as authChainDifferenceOverEvents,
+} from './auth-chain.js';
+import type { AuthChainOptions } from './auth-chain.js';
+import type { FetchEvents } from './event-cache.js';
+import {
+  ALICE,
+  authIdsFetcherOf,
+  eventIdOf,
+  fetcherOf,
+  makeEvent,
+  nodeOf,
+  stateMapOf,
+} from './test-room.js';
 import type { FetchLog } from './test-room.js';
 
 const V11 = requireRoomVersion('11');
@@ -28,19 +42,49 @@ function graphOf(authEdges: Record<string, string[]>): Map<string, RoomEvent> {
 const nodes = (ids: Iterable<string>): string[] => [...ids].map(nodeOf).sort();
 const ids = (...names: string[]): string[] => names.map(eventIdOf);
 
+/**
+ * The two functions, computed over full events and over auth event IDs alone (with the same
+ * events behind both); each test expects both to give its answer.
+ */
+type Events = Map<string, RoomEvent>;
+const eventsBehind = new WeakMap<FetchEvents, Events>();
+function fetcherOver(events: Events, log?: FetchLog): FetchEvents {
+  const fetch = fetcherOf(events.values(), { log });
+  eventsBehind.set(fetch, events);
+  return fetch;
+}
+async function both(
+  compute: (fetch: FetchEvents, options: AuthChainOptions) => Promise<Set<string>>,
+  fetch: FetchEvents,
+): Promise<Set<string>> {
+  const overEvents = await compute(fetch, {});
+  const events = eventsBehind.get(fetch) ?? new Map<string, RoomEvent>();
+  // Over IDs, no event is fetched at all.
+  const refused: FetchEvents = () => Promise.reject(new Error('fetchEvents called'));
+  const overIds = await compute(refused, {
+    fetchAuthEventIds: authIdsFetcherOf(events.values()),
+  });
+  expect(nodes(overIds)).toEqual(nodes(overEvents));
+  return overEvents;
+}
+const authChain = async (starts: string[], fetch: FetchEvents) =>
+  both((f, options) => authChainOverEvents(starts, f, options), fetch);
+const authChainDifference = async (states: StateMap[], fetch: FetchEvents) =>
+  both((f, options) => authChainDifferenceOverEvents(states, f, options), fetch);
+
 // D → C → B → A, E → C and E → B, F on its own.
 const EDGES = { A: [], B: ['A'], C: ['B'], D: ['C'], E: ['C', 'B'], F: [] };
 
 describe('authChain', () => {
   it('follows auth_events recursively, without the starting event', async () => {
-    const fetch = fetcherOf(graphOf(EDGES).values());
+    const fetch = fetcherOver(graphOf(EDGES));
     expect(nodes(await authChain(ids('D'), fetch))).toEqual(['A', 'B', 'C']);
     expect(nodes(await authChain(ids('A'), fetch))).toEqual([]);
     expect(nodes(await authChain(ids('E'), fetch))).toEqual(['A', 'B', 'C']);
   });
 
   it('is the union for several events, holding a starting event another one leads to', async () => {
-    const fetch = fetcherOf(graphOf(EDGES).values());
+    const fetch = fetcherOver(graphOf(EDGES));
     expect(nodes(await authChain(ids('D', 'F'), fetch))).toEqual(['A', 'B', 'C']);
     expect(nodes(await authChain(ids('D', 'B'), fetch))).toEqual(['A', 'B', 'C']);
   });
@@ -48,7 +92,7 @@ describe('authChain', () => {
   it('skips events the fetcher does not know, and what only they lead to', async () => {
     const events = graphOf(EDGES);
     events.delete('C');
-    const fetch = fetcherOf(events.values());
+    const fetch = fetcherOver(events);
     expect(nodes(await authChain(ids('D'), fetch))).toEqual([]);
     expect(nodes(await authChain(ids('E'), fetch))).toEqual(['A', 'B']);
     expect(nodes(await authChain(ids('NOPE'), fetch))).toEqual([]);
@@ -56,20 +100,27 @@ describe('authChain', () => {
 
   it('fetches one batch per layer and never the same ID twice', async () => {
     const log: FetchLog = { calls: [] };
-    const fetch = fetcherOf(graphOf(EDGES).values(), { log });
+    const fetch = fetcherOver(graphOf(EDGES), log);
     await authChain(ids('D', 'E'), fetch);
     expect(log.calls.map((call) => nodes(call))).toEqual([['D', 'E'], ['B', 'C'], ['A']]);
   });
 
+  it('over IDs too: one fetchAuthEventIds batch per layer, never the same ID twice', async () => {
+    const log: FetchLog = { calls: [] };
+    const fetchAuthEventIds = authIdsFetcherOf(graphOf(EDGES).values(), { log });
+    await authChainOverEvents(ids('D', 'E'), fetcherOf([]), { fetchAuthEventIds });
+    expect(log.calls.map((call) => nodes(call))).toEqual([['D', 'E'], ['B', 'C'], ['A']]);
+  });
+
   it('terminates on a cycle (impossible in a valid room, possible in bad input)', async () => {
-    const fetch = fetcherOf(graphOf({ A: ['B'], B: ['A'] }).values());
+    const fetch = fetcherOver(graphOf({ A: ['B'], B: ['A'] }));
     expect(nodes(await authChain(ids('A'), fetch))).toEqual(['A', 'B']);
   });
 });
 
 describe('authChainDifference', () => {
   const events = graphOf(EDGES);
-  const fetch = fetcherOf(events.values());
+  const fetch = fetcherOver(events);
   const state = (...names: string[]) =>
     stateMapOf(names.map((name) => events.get(name) as RoomEvent));
 

@@ -7,9 +7,15 @@
 
 import type { StateMap } from '../room-event.js';
 import { EventCache, yieldToEventLoop } from './event-cache.js';
-import type { FetchEvents } from './event-cache.js';
+import type { FetchAuthEventIds, FetchEvents } from './event-cache.js';
 
-export type { FetchEvents } from './event-cache.js';
+export type { FetchAuthEventIds, FetchEvents } from './event-cache.js';
+
+/** How the auth-chain functions read the graph besides `fetchEvents`. */
+export interface AuthChainOptions {
+  /** Walks the chains over auth event IDs alone: `fetchEvents` is then never called. */
+  readonly fetchAuthEventIds?: FetchAuthEventIds;
+}
 
 /**
  * The union of the auth chains of `eventIds`: every known event reachable through one or more
@@ -18,8 +24,9 @@ export type { FetchEvents } from './event-cache.js';
 export async function authChain(
   eventIds: Iterable<string>,
   fetchEvents: FetchEvents,
+  options: AuthChainOptions = {},
 ): Promise<Set<string>> {
-  const cache = new EventCache(fetchEvents);
+  const cache = new EventCache(fetchEvents, options.fetchAuthEventIds);
   const starts = [...eventIds];
   await cache.loadAuthClosure(starts);
   return collectAuthChain(starts, cache);
@@ -32,8 +39,9 @@ export async function authChain(
 export async function authChainDifference(
   stateSets: readonly StateMap[],
   fetchEvents: FetchEvents,
+  options: AuthChainOptions = {},
 ): Promise<Set<string>> {
-  const cache = new EventCache(fetchEvents);
+  const cache = new EventCache(fetchEvents, options.fetchAuthEventIds);
   const { inEvery, own } = partitionStateIds(stateSets);
   await cache.loadAuthClosure([...inEvery, ...own.flatMap((ids) => [...ids])]);
   return computeAuthDifference(inEvery, own, cache);
@@ -59,7 +67,7 @@ export function partitionStateIds(stateSets: readonly StateMap[]): {
 }
 
 /**
- * The auth chain of `starts` from events already in `cache`. The walk does not enter `stopAt`
+ * The auth chain of `starts` from events already walked by `cache` (loaded, or their IDs). The walk does not enter `stopAt`
  * (nor add it): callers pass a set already known to be in the chain, with its own chain.
  */
 export async function collectAuthChain(
@@ -68,27 +76,27 @@ export async function collectAuthChain(
   stopAt?: ReadonlySet<string>,
 ): Promise<Set<string>> {
   const chain = new Set<string>();
-  const stack: string[] = [];
+  // The auth event lists still to follow; an event joins the chain as its list is queued.
+  const stack: (readonly string[])[] = [];
   for (const id of starts) {
-    for (const authId of cache.get(id)?.authEventIds ?? []) {
-      if (!chain.has(authId)) stack.push(authId);
-    }
+    const authIds = cache.authEventIdsOf(id);
+    if (authIds !== undefined) stack.push(authIds);
   }
-  for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
-    if (chain.has(id) || stopAt?.has(id)) continue;
-    const event = cache.get(id);
-    if (event === undefined) continue;
-    chain.add(id);
-    for (const authId of event.authEventIds) {
-      if (!chain.has(authId)) stack.push(authId);
+  for (let authIds = stack.pop(); authIds !== undefined; authIds = stack.pop()) {
+    for (const id of authIds) {
+      if (chain.has(id) || stopAt?.has(id)) continue;
+      const next = cache.authEventIdsOf(id);
+      if (next === undefined) continue;
+      chain.add(id);
+      stack.push(next);
     }
-    if (cache.due()) await yieldToEventLoop();
+    if (cache.due(authIds.length)) await yieldToEventLoop();
   }
   return chain;
 }
 
 /**
- * ∪Cᵢ − ∩Cᵢ from events already in `cache`, for states holding all of `inEvery` and, each, its
+ * ∪Cᵢ − ∩Cᵢ from events already walked by `cache`, for states holding all of `inEvery` and, each, its
  * `own` events. The chain of `inEvery` is in every Cᵢ, so it is walked once and each state's own
  * walk stops at it: for a fork of a large room the per-state walks cover only what the forks
  * changed.

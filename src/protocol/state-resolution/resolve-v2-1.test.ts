@@ -4,18 +4,19 @@ import { requireRoomVersion } from '../room-versions.js';
 import type { RoomVersion } from '../room-versions.js';
 import { EventCache } from './event-cache.js';
 import { conflictedSubgraph, splitConflicted } from './resolve-v2.js';
-import { resolveState } from './resolve-state.js';
 import {
   ALICE,
   BOB,
   CHARLIE,
   EventGraph,
   ZARA,
+  authIdsFetcherOf,
   eventIdOf,
   fetcherOf,
   makeEvent,
   namedState,
   nodeOf,
+  resolveBothWays,
   stateMapOf,
 } from './test-room.js';
 import type { EventInit, NodeSpec } from './test-room.js';
@@ -344,9 +345,7 @@ describe('state resolution v2.1: the problems it fixes (MSC4297)', () => {
         stateOf(events, ['CREATE', 'MAL', 'PL', 'JR2', 'MB']),
         stateOf(events, ['CREATE', 'MAL', 'PL', 'JR1', 'MB']),
       ];
-      const resolved = namedState(
-        await resolveState(roomVersion, states, fetcherOf(events.values())),
-      );
+      const resolved = namedState(await resolveBothWays(roomVersion, states, events.values()));
       expect(resolved, `room version ${roomVersion.id}`).toEqual({
         'm.room.create/': 'CREATE',
         [`m.room.member/${ALICE}`]: 'MAL',
@@ -429,9 +428,7 @@ describe('state resolution v2.1: the problems it fixes (MSC4297)', () => {
         stateOf(events, [...shared, 'PL2']),
         stateOf(events, [...shared, 'PL0', 'T']),
       ];
-      const resolved = namedState(
-        await resolveState(roomVersion, states, fetcherOf(events.values())),
-      );
+      const resolved = namedState(await resolveBothWays(roomVersion, states, events.values()));
       expect(resolved, `room version ${roomVersion.id}`).toEqual({
         'm.room.create/': 'CREATE',
         [`m.room.member/${ALICE}`]: 'MA',
@@ -451,12 +448,25 @@ describe('state resolution v2.1: the problems it fixes (MSC4297)', () => {
       stateOf(events, [...shared, 'PL0', 'T']),
     ]);
     expect([...conflicted].map(nodeOf).sort()).toEqual(['PL0', 'PL2', 'T']);
-    const cache = new EventCache(fetcherOf(events.values()));
-    await cache.loadAuthClosure(conflicted);
-    const subgraph = await conflictedSubgraph(conflicted, cache);
-    // T → PL2 → PL1 → PL0, and the members and join rules between them: T → MC → JR → PL0,
-    // PL2 → MB → PL0.
-    expect([...subgraph].map(nodeOf).sort()).toEqual(['JR', 'MB', 'MC', 'PL0', 'PL1', 'PL2', 'T']);
+    // Over events and over auth event IDs alone.
+    for (const cache of [
+      new EventCache(fetcherOf(events.values())),
+      new EventCache(fetcherOf([]), authIdsFetcherOf(events.values())),
+    ]) {
+      await cache.loadAuthClosure(conflicted);
+      const subgraph = await conflictedSubgraph(conflicted, cache);
+      // T → PL2 → PL1 → PL0, and the members and join rules between them: T → MC → JR → PL0,
+      // PL2 → MB → PL0.
+      expect([...subgraph].map(nodeOf).sort()).toEqual([
+        'JR',
+        'MB',
+        'MC',
+        'PL0',
+        'PL1',
+        'PL2',
+        'T',
+      ]);
+    }
   });
 });
 
@@ -479,11 +489,19 @@ describe('conflicted state subgraph', () => {
     topic('S', ['A', 'G']),
     topic('LONE', ['Z']),
   ]);
+  /** The subgraph, computed over events and over auth event IDs alone (which must agree). */
   const subgraphOf = async (nodes: string[]): Promise<string[]> => {
-    const cache = new EventCache(fetcherOf(events.values()));
     const ids = new Set(nodes.map(eventIdOf));
-    await cache.loadAuthClosure(ids);
-    return [...(await conflictedSubgraph(ids, cache))].map(nodeOf).sort();
+    const results: string[][] = [];
+    for (const cache of [
+      new EventCache(fetcherOf(events.values())),
+      new EventCache(fetcherOf([]), authIdsFetcherOf(events.values())),
+    ]) {
+      await cache.loadAuthClosure(ids);
+      results.push([...(await conflictedSubgraph(ids, cache))].map(nodeOf).sort());
+    }
+    expect(results[1]).toEqual(results[0]);
+    return results[0] as string[];
   };
 
   it('holds the paths between conflicted events, endpoints included, and nothing off them', async () => {

@@ -234,5 +234,11 @@ describe.each(V2_VERSIONS)('state resolution v2 scenarios, room version $id', (r
     const forward = await resolveState(roomVersion, states, graph.fetch);
     const backward = await resolveState(roomVersion, [...states].reverse(), graph.fetch);
     expect(backward).toEqual(forward);
+    const { fetchAuthEventIds } = graph;
+    for (const order of [states, [...states].reverse()]) {
+      expect(await resolveState(roomVersion, order, graph.fetch, { fetchAuthEventIds })).toEqual(
+        forward,
+      );
+    }
   });
 });

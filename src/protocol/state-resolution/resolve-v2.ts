@@ -10,7 +10,7 @@ import type { RoomEvent, StateKey, StateMap } from '../room-event.js';
 import type { RoomVersion } from '../room-versions.js';
 import { collectAuthChain, computeAuthDifference } from './auth-chain.js';
 import { EventCache, yieldToEventLoop } from './event-cache.js';
-import type { FetchEvents } from './event-cache.js';
+import type { FetchAuthEventIds, FetchEvents } from './event-cache.js';
 import {
   POWER_LEVELS_KEY,
   authEventIdsOf,
@@ -24,27 +24,34 @@ import {
 } from './event-roles.js';
 import { compareEventIds, lexicographicalTopologicalSort } from './ordering.js';
 
-/** Resolves `stateSets` with state resolution v2, or v2.1 where the room version says so. */
+/**
+ * Resolves `stateSets` with state resolution v2, or v2.1 where the room version says so. With
+ * `fetchAuthEventIds`, the auth chains of the states are walked over IDs alone, and full events
+ * are fetched only for the full conflicted set, their auth events, the unconflicted state the
+ * auth checks read and the power levels chains of mainline ordering; the result is the same.
+ */
 export async function resolveStateV2(
   roomVersion: RoomVersion,
   stateSets: readonly StateMap[],
   fetchEvents: FetchEvents,
+  fetchAuthEventIds?: FetchAuthEventIds,
 ): Promise<Map<StateKey, string>> {
   const { unconflicted, conflicted, conflictedBySet } = splitConflicted(stateSets);
   if (conflicted.size === 0) return unconflicted;
 
-  const cache = new EventCache(fetchEvents);
+  const cache = new EventCache(fetchEvents, fetchAuthEventIds);
   await cache.loadAuthClosure([...unconflicted.values(), ...conflicted]);
   await loadImpliedCreateEvents(unconflicted.values(), cache, roomVersion);
 
   // Full conflicted set; events nobody could fetch are left out. The unconflicted events are
   // exactly those every state holds.
   const full = await computeAuthDifference(unconflicted.values(), conflictedBySet, cache);
-  const conflictedIds = new Set([...conflicted].filter((id) => cache.get(id) !== undefined));
+  const conflictedIds = new Set([...conflicted].filter((id) => cache.has(id)));
   for (const id of conflictedIds) full.add(id);
   if (roomVersion.stateResolution === 'v2.1') {
     for (const id of await conflictedSubgraph(conflictedIds, cache)) full.add(id);
   }
+  await loadEventsToCheck(full, unconflicted, cache, roomVersion);
 
   // 1–2. Power events and the conflicted parts of their auth chains, in reverse topological power
   // ordering, applied over the unconflicted state (v2) or an empty state (v2.1).
@@ -56,7 +63,12 @@ export async function resolveStateV2(
   // 3–4. The rest in mainline order of the power levels resolved so far.
   const powerSet = new Set(sortedPowerEvents);
   const remaining = [...full].filter((id) => !powerSet.has(id));
-  const sortedRemaining = await mainlineSort(remaining, resolved.get(POWER_LEVELS_KEY), cache);
+  const powerLevelsId = resolved.get(POWER_LEVELS_KEY);
+  await loadPowerLevelsChains(
+    powerLevelsId === undefined ? remaining : [powerLevelsId, ...remaining],
+    cache,
+  );
+  const sortedRemaining = await mainlineSort(remaining, powerLevelsId, cache);
   await iterativeAuthChecks(sortedRemaining, resolved, cache, roomVersion);
 
   // 5. Unconflicted state wins over whatever the checks put at its keys.
@@ -97,8 +109,8 @@ export function splitConflicted(stateSets: readonly StateMap[]): {
 }
 
 /**
- * Loads the create events that v12 events imply through their room ID rather than list: that
- * of the state's room (normally already loaded, being in the state).
+ * Walks to the create events that v12 events imply through their room ID rather than list: that
+ * of the state's room (normally already found, being in the state).
  */
 async function loadImpliedCreateEvents(
   ids: Iterable<string>,
@@ -108,6 +120,8 @@ async function loadImpliedCreateEvents(
   if (!roomVersion.roomIdFromCreateEvent) return;
   const createIds = new Set<string>();
   for (const id of ids) {
+    if (!cache.has(id)) continue;
+    await cache.loadFound([id]);
     const event = cache.get(id);
     if (event === undefined) continue;
     const createId = impliedCreateEventId(event, roomVersion);
@@ -131,7 +145,7 @@ export async function conflictedSubgraph(
   const citedBy = new Map<string, string[]>();
   for (const ids of [conflicted, below]) {
     for (const id of ids) {
-      for (const authId of cache.get(id)?.authEventIds ?? []) {
+      for (const authId of cache.authEventIdsOf(id) ?? []) {
         if (!below.has(authId) && !conflicted.has(authId)) continue;
         let citing = citedBy.get(authId);
         if (citing === undefined) citedBy.set(authId, (citing = []));
@@ -150,6 +164,65 @@ export async function conflictedSubgraph(
     }
   }
   return subgraph;
+}
+
+/**
+ * Loads, in two batches, what steps 1–4 read besides the power levels chains: the events of the
+ * full conflicted set, their auth events (with the implied create event), and, for v2, whose
+ * checks start from the unconflicted state, its events at the keys the auth rules read for them.
+ * Events the walks found are all loaded already without `fetchAuthEventIds`: this then loads
+ * nothing.
+ */
+async function loadEventsToCheck(
+  full: ReadonlySet<string>,
+  unconflicted: ReadonlyMap<StateKey, string>,
+  cache: EventCache,
+  roomVersion: RoomVersion,
+): Promise<void> {
+  await cache.loadFound(full);
+  const needed = new Set<string>();
+  for (const id of full) {
+    const event = cache.get(id);
+    if (event === undefined) continue;
+    for (const authId of authEventIdsOf(event, roomVersion)) needed.add(authId);
+    if (roomVersion.stateResolution === 'v2' && isStateEvent(event)) {
+      for (const key of authEventKeysFor(event, roomVersion)) {
+        const stateId = unconflicted.get(key);
+        if (stateId !== undefined) needed.add(stateId);
+      }
+    }
+    if (cache.due()) await yieldToEventLoop();
+  }
+  await cache.loadFound(needed);
+}
+
+/**
+ * Loads the power levels chains mainline ordering walks: from each of `starts`, the power levels
+ * event among its auth events, then that one's, and so on, a layer (the auth events of the
+ * frontier) per batch.
+ */
+async function loadPowerLevelsChains(starts: Iterable<string>, cache: EventCache): Promise<void> {
+  const seen = new Set<string>();
+  let frontier = new Set(starts);
+  while (frontier.size > 0) {
+    await cache.loadFound(frontier);
+    const authIds: string[] = [];
+    for (const id of frontier) {
+      seen.add(id);
+      for (const authId of cache.get(id)?.authEventIds ?? []) authIds.push(authId);
+    }
+    await cache.loadFound(authIds);
+    const next = new Set<string>();
+    for (const id of frontier) {
+      const event = cache.get(id);
+      const powerLevels = event === undefined ? undefined : powerLevelsAuthEvent(event, cache);
+      if (powerLevels !== undefined && !seen.has(powerLevels.eventId)) {
+        next.add(powerLevels.eventId);
+      }
+      if (cache.due()) await yieldToEventLoop();
+    }
+    frontier = next;
+  }
 }
 
 /**

@@ -3,7 +3,8 @@
  * IDs (`$NODE:example.com` as event ID), `edges` are chains of `prev_events` links, and a graph is
  * built the way homeserver test suites build theirs: nodes in topological order (ties by name),
  * timestamps counting up in that order, the state before a node with several prev events
- * resolved with `resolveState`, and auth events selected from the state before the node. Also
+ * resolved with `resolveState` (twice: with and without `fetchAuthEventIds`, which must agree),
+ * and auth events selected from the state before the node. Also
  * generators: `randomForks` (seeded random forks, for properties) and `largeForkedRoom` (a big
  * room forked in two, for timing).
  */
@@ -11,9 +12,9 @@
 import type { JsonObject } from '../../core/canonical-json.js';
 import { authEventKeysFor } from '../auth/auth-events-selection.js';
 import { stateKeyOf } from '../room-event.js';
-import type { RoomEvent, StateKey } from '../room-event.js';
+import type { RoomEvent, StateKey, StateMap } from '../room-event.js';
 import type { RoomVersion } from '../room-versions.js';
-import type { FetchEvents } from './event-cache.js';
+import type { FetchAuthEventIds, FetchEvents } from './event-cache.js';
 import { lexicographicalTopologicalSort } from './ordering.js';
 import { resolveState } from './resolve-state.js';
 
@@ -113,6 +114,54 @@ export function fetcherOf(
     if (options.shuffle !== undefined) found = options.shuffle(found);
     return Promise.resolve(new Map(found));
   };
+}
+
+/**
+ * A `fetchAuthEventIds` over `events`: unknown IDs are left out; `shuffle`, if given, permutes
+ * the order of each result map and of each list of auth event IDs (a database keeps no order);
+ * `log` records every call.
+ */
+export function authIdsFetcherOf(
+  events: Iterable<RoomEvent>,
+  options: { shuffle?: <T>(items: T[]) => T[]; log?: FetchLog } = {},
+): FetchAuthEventIds {
+  const byId = new Map<string, readonly string[]>();
+  for (const event of events) byId.set(event.eventId, [...new Set(event.authEventIds)]);
+  return (ids) => {
+    options.log?.calls.push([...ids]);
+    let found: [string, readonly string[]][] = [];
+    for (const id of ids) {
+      const authIds = byId.get(id);
+      if (authIds === undefined) continue;
+      found.push([id, options.shuffle === undefined ? authIds : options.shuffle([...authIds])]);
+    }
+    if (options.shuffle !== undefined) found = options.shuffle(found);
+    return Promise.resolve(new Map(found));
+  };
+}
+
+/**
+ * Resolves the states over `events` twice, fetching every event of the auth chains and walking
+ * them over IDs (`fetchAuthEventIds`); throws unless both give the same state, and returns it.
+ */
+export async function resolveBothWays(
+  roomVersion: RoomVersion,
+  stateSets: readonly StateMap[],
+  events: Iterable<RoomEvent>,
+): Promise<Map<StateKey, string>> {
+  const all = [...events];
+  const fetch = fetcherOf(all);
+  const full = await resolveState(roomVersion, stateSets, fetch);
+  const byIds = await resolveState(roomVersion, stateSets, fetch, {
+    fetchAuthEventIds: authIdsFetcherOf(all),
+  });
+  const differing = [...new Set([...full.keys(), ...byIds.keys()])].filter(
+    (key) => full.get(key) !== byIds.get(key),
+  );
+  if (differing.length > 0 || full.size !== byIds.size) {
+    throw new Error(`resolving over IDs differs at ${differing.join(', ')}`);
+  }
+  return full;
 }
 
 export function stateMapOf(events: Iterable<RoomEvent>): Map<StateKey, string> {
@@ -219,7 +268,7 @@ export class EventGraph {
       let before: Map<StateKey, string>;
       if (prevStates.length === 0) before = new Map();
       else if (prevStates.length === 1) before = new Map(prevStates[0]);
-      else before = await resolveState(roomVersion, prevStates, graph.fetch);
+      else before = await resolveBothWays(roomVersion, prevStates, graph.events.values());
       const authEvents = authEventKeysFor(
         { ...spec, stateKey: spec.stateKey, content: spec.content ?? {} },
         roomVersion,
@@ -248,6 +297,15 @@ export class EventGraph {
     for (const id of ids) {
       const event = this.events.get(id);
       if (event !== undefined) found.set(id, event);
+    }
+    return Promise.resolve(found);
+  };
+
+  readonly fetchAuthEventIds: FetchAuthEventIds = (ids) => {
+    const found = new Map<string, readonly string[]>();
+    for (const id of ids) {
+      const event = this.events.get(id);
+      if (event !== undefined) found.set(id, event.authEventIds);
     }
     return Promise.resolve(found);
   };
@@ -364,11 +422,15 @@ export class RoomBuilder {
 
 export const user = (i: number) => `@u${i}:example.com`;
 
-/** A room with `members` joined users, then forks of random state changes from a common tip. */
+/**
+ * A room with `members` joined users and `history` random state changes, then forks of random
+ * state changes from a common tip. With `history`, each fork starts at a random point of it (the
+ * last fork at its end): older events at keys changed later come into conflict.
+ */
 export function randomForks(
   roomVersion: RoomVersion,
   random: () => number,
-  options: { members: number; forks: number; changes: number },
+  options: { members: number; forks: number; changes: number; history?: number },
 ): { events: Map<string, RoomEvent>; states: Map<StateKey, string>[] } {
   const builder = new RoomBuilder(roomVersion);
   const state = new Map<StateKey, string>();
@@ -417,40 +479,50 @@ export function randomForks(
       ts++,
     );
   }
-  const base = new Map(state);
-  const baseTip = tip;
+  const randomChange = (tag: string) => {
+    const sender = pick(users);
+    const target = pick(users);
+    const kind = random();
+    return kind < 0.25
+      ? { sender, type: 'm.room.topic', stateKey: '', content: { topic: `t${tag}` } }
+      : kind < 0.45
+        ? { sender, type: 'm.room.power_levels', stateKey: '', content: levels() }
+        : kind < 0.8
+          ? {
+              sender,
+              type: 'm.room.member',
+              stateKey: target,
+              content: { membership: pick(['join', 'leave', 'ban', 'invite']) },
+            }
+          : kind < 0.9
+            ? {
+                sender,
+                type: 'm.room.join_rules',
+                stateKey: '',
+                content: { join_rule: pick(['public', 'invite']) },
+              }
+            : { sender, type: 'm.room.name', stateKey: '', content: { name: `n${tag}` } };
+  };
+  const points = [{ state: new Map(state), tip }];
+  for (let h = 0; h < (options.history ?? 0); h++) {
+    tip = builder.add(state, randomChange(`h${h}`), [tip.eventId], ts++);
+    points.push({ state: new Map(state), tip });
+  }
   const states: Map<StateKey, string>[] = [];
   for (let f = 0; f < options.forks; f++) {
-    const forkState = new Map(base);
-    let forkTip = baseTip;
+    // Without history, no random draw: the forks of older seeds stay what they were.
+    const atEnd = f === options.forks - 1 || points.length === 1;
+    const point = points[atEnd ? points.length - 1 : Math.floor(random() * points.length)] as {
+      state: Map<StateKey, string>;
+      tip: RoomEvent;
+    };
+    const forkState = new Map(point.state);
+    let forkTip = point.tip;
     // Forks interleave in time, and timestamps may tie.
     let forkTs = ts + Math.floor(random() * 3);
     const changes = 1 + Math.floor(random() * options.changes);
     for (let c = 0; c < changes; c++) {
-      const sender = pick(users);
-      const target = pick(users);
-      const kind = random();
-      const spec =
-        kind < 0.25
-          ? { sender, type: 'm.room.topic', stateKey: '', content: { topic: `t${f}.${c}` } }
-          : kind < 0.45
-            ? { sender, type: 'm.room.power_levels', stateKey: '', content: levels() }
-            : kind < 0.8
-              ? {
-                  sender,
-                  type: 'm.room.member',
-                  stateKey: target,
-                  content: { membership: pick(['join', 'leave', 'ban', 'invite']) },
-                }
-              : kind < 0.9
-                ? {
-                    sender,
-                    type: 'm.room.join_rules',
-                    stateKey: '',
-                    content: { join_rule: pick(['public', 'invite']) },
-                  }
-                : { sender, type: 'm.room.name', stateKey: '', content: { name: `n${f}.${c}` } };
-      forkTip = builder.add(forkState, spec, [forkTip.eventId], forkTs);
+      forkTip = builder.add(forkState, randomChange(`${f}.${c}`), [forkTip.eventId], forkTs);
       forkTs += Math.floor(random() * 3);
     }
     states.push(forkState);

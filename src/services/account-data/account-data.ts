@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { MatrixError, invalidParam, notFound } from '../../core/errors.js';
 import {
@@ -6,6 +7,7 @@ import {
   upsertAccountData,
   type AccountDataRecord,
 } from '../../storage/accounts/account-data.js';
+import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import { Listeners } from '../listeners.js';
 
@@ -59,6 +61,26 @@ export class AccountData {
       upsertAccountData(trx, userId, roomId ?? '', type, content),
     );
     await this.changed.emit({ userId, roomId, type, streamId });
+  }
+
+  /**
+   * Writes an entry of a type the server manages (`m.fully_read`, which read markers set) inside
+   * the caller's transaction. Announce the returned change with `announce` once it commits.
+   */
+  async setManagedIn(
+    trx: Kysely<Database>,
+    userId: string,
+    roomId: string | null,
+    type: string,
+    content: Record<string, unknown>,
+  ): Promise<AccountDataChange> {
+    const streamId = await upsertAccountData(trx, userId, roomId ?? '', type, content);
+    return { userId, roomId, type, streamId };
+  }
+
+  /** Tells subscribers about a change written with `setManagedIn`, after its commit. */
+  async announce(change: AccountDataChange): Promise<void> {
+    await this.changed.emit(change);
   }
 
   /** A user's entries written after stream position `since`, oldest first (for sync). */

@@ -24,6 +24,11 @@ export class LruCache<K, V> {
     return value;
   }
 
+  /** The value without making it the most recent: for scans that should not evict the rest. */
+  peek(key: K): V | undefined {
+    return this.#entries.get(key);
+  }
+
   set(key: K, value: V): void {
     this.#entries.delete(key);
     if (this.#capacity === 0) return;

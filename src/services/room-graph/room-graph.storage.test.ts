@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SignedRoom } from '../../../test/helpers/signed-room.js';
 import { openTestDatabaseConfig } from '../../../test/helpers/test-database.js';
 import type { RoomEvent, StateMap } from '../../protocol/room-event.js';
+import { requireRoomVersion } from '../../protocol/room-versions.js';
+import { resolveState } from '../../protocol/state-resolution/resolve-state.js';
 import type { DatabaseConfig } from '../../storage/database-config.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import { openTenantDatabase } from '../../storage/tenant-database.js';
@@ -161,6 +163,41 @@ describe.each(VERSIONS)('RoomGraph, room version %s', (version) => {
     // A fresh instance (cold caches) resolves the same.
     const cold = new RoomGraph(db);
     expect(plain(await cold.currentState(room.roomId))).toEqual(plain(expected));
+  });
+
+  it('resolves a contested fork over the stored auth edges as over the events themselves', async () => {
+    const { db, graph } = await openGraph();
+    const room = smallRoom(version);
+    await receiveAll(graph, room);
+    const fork = room.head;
+    const forkState = room.stateAfter(fork);
+
+    // A: Alice promotes Bob, who sets the topic; Alice kicks Carol. B: Carol renames herself,
+    // Bob leaves, Alice sets the topic.
+    room.powerLevels(ALICE, { [BOB]: 50 }, { prevEvents: [fork] });
+    room.state(BOB, 'm.room.topic', { topic: 'A' });
+    room.member(ALICE, CAROL, 'leave');
+    const tipA = room.head;
+    room.member(CAROL, CAROL, 'join', {
+      content: { membership: 'join', displayname: 'C' },
+      prevEvents: [fork],
+      state: forkState,
+    });
+    room.member(BOB, BOB, 'leave');
+    room.state(ALICE, 'm.room.topic', { topic: 'B' });
+    const tipB = room.head;
+    for (const event of room.events.slice(-6)) {
+      expect((await receive(graph, event)).check.rejected).toBeUndefined();
+    }
+
+    const cold = new RoomGraph(db);
+    const resolved = await cold.computeStateBefore(room.roomId, [tipA, tipB]);
+    const states = [room.stateAfter(tipA), room.stateAfter(tipB)];
+    const overEvents = await resolveState(requireRoomVersion(version), states, (ids) =>
+      new RoomGraph(db).getEvents(ids),
+    );
+    expect(plain(resolved)).toEqual(plain(overEvents));
+    for (const state of states) expect(plain(resolved)).not.toEqual(plain(state));
   });
 
   it('stores a rejected event without letting it into the state or the extremities', async () => {

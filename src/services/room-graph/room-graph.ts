@@ -19,6 +19,7 @@
  * instances or tenants) and are dropped with it.
  */
 
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import {
   authEventKeysFor,
@@ -37,6 +38,7 @@ import {
 import { resolveState } from '../../protocol/state-resolution/resolve-state.js';
 import {
   insertEvent,
+  selectAuthEventIds,
   selectEventMetadata,
   selectEventPdus,
   updateOutlierToEvent,
@@ -58,6 +60,7 @@ import {
   selectStateGroupInfo,
 } from '../../storage/room-graph/state-groups.js';
 import type { StateGroupInfo, StateGroupPlan } from '../../storage/room-graph/state-groups.js';
+import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import { LruCache } from './lru-cache.js';
 
@@ -101,6 +104,15 @@ export interface PersistEventOptions {
   readonly softFailed?: boolean;
   /** Stored without state, outside the known graph. */
   readonly outlier?: boolean;
+  /**
+   * More writes that belong with the event (memberships, transaction IDs, …), run inside the
+   * transaction that stores it, after the event and its state: they commit or roll back with
+   * it. Not called when the event was stored already.
+   */
+  readonly withinTransaction?: (
+    trx: Transaction<Database>,
+    streamOrdering: number,
+  ) => Promise<void>;
 }
 
 /** How a stored event was handled. */
@@ -418,6 +430,7 @@ export class RoomGraph {
         if (!outlier && rejectedReason === null && !softFailed) {
           await advanceForwardExtremities(trx, event.roomId, event.eventId, event.prevEventIds);
         }
+        await options.withinTransaction?.(trx, streamOrdering);
         return { streamOrdering, group };
       });
     } catch (error) {
@@ -440,12 +453,36 @@ export class RoomGraph {
 
   /** The auth chain of the events: every stored event reachable through `auth_events`. */
   authChain(eventIds: Iterable<string>): Promise<Set<string>> {
-    return collectAuthChain(eventIds, (ids) => this.getEvents(ids));
+    return collectAuthChain(eventIds, (ids) => this.getEvents(ids), {
+      fetchAuthEventIds: (ids) => this.#authEventIds(ids),
+    });
   }
 
   /** The auth chain difference of the states (state resolution v2). */
   authChainDifference(stateSets: readonly StateMap[]): Promise<Set<string>> {
-    return computeAuthChainDifference(stateSets, (ids) => this.getEvents(ids));
+    return computeAuthChainDifference(stateSets, (ids) => this.getEvents(ids), {
+      fetchAuthEventIds: (ids) => this.#authEventIds(ids),
+    });
+  }
+
+  /**
+   * The auth event IDs of the stored events among `ids` (the `fetchAuthEventIds` of state
+   * resolution): from the events in memory, else from the auth edges, without reading PDUs.
+   */
+  async #authEventIds(ids: readonly string[]): Promise<Map<string, readonly string[]>> {
+    const cached = new Map<string, readonly string[]>();
+    const wanted: string[] = [];
+    for (const id of ids) {
+      const event = this.#events.peek(id);
+      if (event !== undefined) cached.set(id, event.authEventIds);
+      else wanted.push(id);
+    }
+    if (wanted.length === 0) return cached;
+    const found: Map<string, readonly string[]> = await this.#db.read((db) =>
+      selectAuthEventIds(db, wanted),
+    );
+    for (const [id, authIds] of cached) found.set(id, authIds);
+    return found;
   }
 
   async #requireVersion(roomId: string): Promise<RoomVersion> {
@@ -489,7 +526,11 @@ export class RoomGraph {
     } else {
       const version = await this.#requireVersion(roomId);
       const started = performance.now();
-      resolved = await resolveState(version, states, (ids) => this.getEvents(ids));
+      // Auth chains are walked over the auth edges table: only the few hundred events the
+      // algorithm reads are fetched and parsed, not the thousands of the states' auth chains.
+      resolved = await resolveState(version, states, (ids) => this.getEvents(ids), {
+        fetchAuthEventIds: (ids) => this.#authEventIds(ids),
+      });
       this.#log?.debug(
         {
           room_id: roomId,

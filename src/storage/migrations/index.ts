@@ -2,6 +2,8 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001-tenant-meta.js';
 import * as m0002 from './0002-room-graph.js';
 import * as m0003 from './0003-accounts.js';
+import * as m0004 from './0004-rooms.js';
+import * as m0005 from './0005-ephemeral.js';
 
 /**
  * Every migration, by name. Kysely applies them in name order and records each name in the
@@ -12,6 +14,8 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-tenant-meta': m0001,
   '0002-room-graph': m0002,
   '0003-accounts': m0003,
+  '0004-rooms': m0004,
+  '0005-ephemeral': m0005,
 });
 
 export function migrationNames(): string[] {

@@ -7,6 +7,7 @@ import { openTenantDatabase } from '../tenant-database.js';
 import { MAX_IDS_PER_QUERY } from './batches.js';
 import {
   insertEvent,
+  selectAuthEventIds,
   selectEventMetadata,
   selectEventPdus,
   updateOutlierToEvent,
@@ -113,6 +114,28 @@ describe('room graph storage', () => {
         .execute(),
     );
     expect(authEdges).toEqual([{ auth_event_id: '$e0' }]);
+  });
+
+  it('reads the auth event IDs of events in batches, events without any included', async () => {
+    const db = await openRoomDatabase();
+    const count = MAX_IDS_PER_QUERY + 7;
+    const ids = Array.from({ length: count }, (_, i) => `$m${i}`);
+    await db.transact(async (trx) => {
+      await insertEvent(trx, row('$create'), [], []);
+      await insertEvent(trx, row('$power'), ['$create'], ['$create']);
+      for (const id of ids) {
+        await insertEvent(trx, row(id), ['$power'], ['$power', '$create', '$power']);
+      }
+    });
+    const found = await db.read((k) =>
+      selectAuthEventIds(k, ['$unknown', ...ids, '$create', '$power', '$m3']),
+    );
+    expect(found.size).toBe(count + 2);
+    expect(found.get('$create')).toEqual([]);
+    expect(found.get('$power')).toEqual(['$create']);
+    expect(found.has('$unknown')).toBe(false);
+    for (const id of ids) expect(found.get(id)?.sort()).toEqual(['$create', '$power']);
+    expect(await db.read((k) => selectAuthEventIds(k, []))).toEqual(new Map());
   });
 
   it('turns an outlier into a regular event', async () => {

@@ -90,6 +90,40 @@ export async function selectEventPdus(
   return rows;
 }
 
+/**
+ * The `auth_events` of the stored events among `ids`, by event ID (each distinct ID once, in no
+ * particular order; an empty list for an event without any). IDs not stored are left out. What
+ * state resolution walks auth chains with, without reading PDUs.
+ */
+export async function selectAuthEventIds(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  for (const batch of batches([...new Set(ids)], MAX_IDS_PER_QUERY)) {
+    // From `events`, so that a stored event without auth events (a create event) is found too.
+    const rows = await db
+      .selectFrom('events')
+      .leftJoin('event_auth_events', 'event_auth_events.event_id', 'events.event_id')
+      .select(['events.event_id', 'event_auth_events.auth_event_id'])
+      .where('events.event_id', 'in', batch)
+      .execute();
+    // Rows come grouped by event in practice: look the list up only when the event changes.
+    let eventId: string | undefined;
+    let authIds: string[] = [];
+    for (const row of rows) {
+      if (row.event_id !== eventId) {
+        eventId = row.event_id;
+        const known = found.get(eventId);
+        if (known === undefined) found.set(eventId, (authIds = []));
+        else authIds = known;
+      }
+      if (row.auth_event_id !== null) authIds.push(row.auth_event_id);
+    }
+  }
+  return found;
+}
+
 /** The stored events among `ids`, without their PDUs. */
 export async function selectEventMetadata(
   db: Kysely<Database>,

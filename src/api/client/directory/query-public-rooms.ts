@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { defineEndpoint } from '../../endpoint.js';
+import { clientPaths } from '../paths.js';
+
+/** `POST /publicRooms`: the published rooms, filtered by a search term and room types. */
+export const queryPublicRooms = defineEndpoint({
+  method: 'POST',
+  paths: clientPaths('/publicRooms'),
+  auth: 'user',
+  query: z.object({ server: z.string().optional() }),
+  body: z.object({
+    limit: z.number().int().optional(),
+    since: z.string().optional(),
+    filter: z
+      .object({
+        generic_search_term: z.string().optional(),
+        room_types: z.array(z.string().nullable()).optional(),
+      })
+      .optional(),
+    include_all_networks: z.boolean().optional(),
+    third_party_instance_id: z.string().optional(),
+  }),
+  handler: async (ctx, req) =>
+    ctx.services.roomDirectory.publicRooms({
+      limit: req.body.limit,
+      since: req.body.since,
+      server: req.query.server,
+      genericSearchTerm: req.body.filter?.generic_search_term,
+      roomTypes: req.body.filter?.room_types,
+    }),
+});

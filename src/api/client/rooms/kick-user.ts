@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { defineEndpoint } from '../../endpoint.js';
+import { clientPaths } from '../paths.js';
+import { roomIdParam, userIdField } from './room-params.js';
+
+/** `POST /rooms/{roomId}/kick`: makes a member leave (needs the `kick` level). */
+export const kickUser = defineEndpoint({
+  method: 'POST',
+  paths: clientPaths('/rooms/:roomId/kick'),
+  auth: 'user',
+  params: z.object({ roomId: roomIdParam }),
+  body: z.object({ user_id: userIdField, reason: z.string().optional() }),
+  handler: async (ctx, req) => {
+    await ctx.services.roomMembership.kick(
+      req.auth.userId,
+      req.params.roomId,
+      req.body.user_id,
+      req.body.reason,
+    );
+    return {};
+  },
+});

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import type { JsonObject } from '../../../core/canonical-json.js';
+import {
+  isValidEventId,
+  isValidRoomAlias,
+  isValidRoomId,
+  isValidUserId,
+} from '../../../core/identifiers.js';
+
+export { roomIdParam } from '../user-params.js';
+
+/** An `{eventId}` path parameter: a well-formed event ID, else 400 M_INVALID_PARAM. */
+export const eventIdParam = z
+  .string()
+  .refine((value) => isValidEventId(value), 'not a valid event ID');
+
+/** A `{roomAlias}` path parameter. */
+export const roomAliasParam = z
+  .string()
+  .refine((value) => isValidRoomAlias(value), 'not a valid room alias');
+
+/** A `{roomIdOrAlias}` path parameter. */
+export const roomIdOrAliasParam = z
+  .string()
+  .refine(
+    (value) => isValidRoomId(value) || isValidRoomAlias(value),
+    'not a valid room ID or room alias',
+  );
+
+/** A user ID in a request body (`user_id` of invite, kick, ban, unban). */
+export const userIdField = z
+  .string()
+  .refine((value) => isValidUserId(value), 'not a valid user ID');
+
+/** An integer query parameter. */
+export const integerQuery = z
+  .string()
+  .regex(/^-?\d{1,15}$/, 'must be an integer')
+  .transform(Number);
+
+/** An event's content: any JSON object. */
+export const contentBody = z
+  .record(z.string(), z.unknown())
+  .transform((value) => value as JsonObject);
+
+/** `{ reason }`, the optional body of membership changes. */
+export const reasonBody = z.object({ reason: z.string().optional() });

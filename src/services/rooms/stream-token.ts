@@ -1,0 +1,20 @@
+import { invalidParam } from '../../core/errors.js';
+
+/**
+ * Pagination tokens of room timelines: `s<stream_ordering>`, a position in the tenant's event
+ * stream, between the event at that position and the next one. Sync tokens start with the same
+ * `s<events position>_…`, so anything after the first `_` is ignored: a sync `next_batch` or
+ * `prev_batch` is a valid `from` for `/messages`.
+ */
+const TOKEN = /^s(\d{1,15})(?:_|$)/;
+
+export function formatStreamToken(position: number): string {
+  return `s${Math.max(0, position)}`;
+}
+
+/** Parses a token; anything else than a token this server writes is 400 M_INVALID_PARAM. */
+export function parseStreamToken(text: string, name = 'token'): number {
+  const match = TOKEN.exec(text);
+  if (match === null) throw invalidParam(`Invalid ${name}: ${JSON.stringify(text.slice(0, 64))}`);
+  return Number(match[1]);
+}
