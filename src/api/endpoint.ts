@@ -32,6 +32,8 @@ export interface EndpointRequest<Params, Query, Body, Auth = RequestAuth | null>
   readonly auth: Auth;
   /** The client's IP address as this process sees it. */
   readonly clientIp: string;
+  /** Aborts when the client closes the connection before the response is sent (long-polls). */
+  readonly signal?: AbortSignal;
 }
 
 /** A response other than `200` with a JSON body. */

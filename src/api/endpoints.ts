@@ -57,6 +57,8 @@ import { getRoomState } from './client/rooms/get-room-state.js';
 import { getMembers } from './client/rooms/get-members.js';
 import { getJoinedMembers } from './client/rooms/get-joined-members.js';
 import { getMessages } from './client/rooms/get-messages.js';
+import { sync } from './client/sync/sync.js';
+import { getGlobalPushRules, getPushRules } from './client/pushrules/get-push-rules.js';
 import { getEventContext } from './client/rooms/get-event-context.js';
 import { getRoomEvent } from './client/rooms/get-room-event.js';
 import { getEventByTimestamp } from './client/rooms/get-event-by-timestamp.js';
@@ -149,4 +151,9 @@ export const tenantEndpoints: readonly Endpoint[] = [
   setRoomVisibility,
   getPublicRooms,
   queryPublicRooms,
+  // Sync.
+  sync,
+  // Push rules: the server defaults, read-only.
+  getPushRules,
+  getGlobalPushRules,
 ];

@@ -122,6 +122,12 @@ async function serveEndpoint(
   req.tenant = tenant;
   // Who is calling is settled before the input is even looked at.
   const auth = await authenticate(endpoint, tenant, req);
+  // The response's 'close' before it finished means the client went away ('close' on the
+  // request fires as soon as its body is read).
+  const disconnected = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) disconnected.abort();
+  });
   const input = {
     params: endpoint.params ? validateInput(endpoint.params, req.params, 'path') : undefined,
     query: endpoint.query ? validateInput(endpoint.query, req.query, 'query') : undefined,
@@ -131,6 +137,7 @@ async function serveEndpoint(
     headers: req.headers,
     auth,
     clientIp: req.ip,
+    signal: disconnected.signal,
   };
   const result = await endpoint.handler(tenant, input);
   if (result instanceof EndpointResponse) {
