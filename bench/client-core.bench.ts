@@ -1,0 +1,165 @@
+/**
+ * The client-server core against a real `marina up` process (SQLite): a sequential send loop,
+ * incremental /sync after one new message, and long-poll wake-up (Bob waits in /sync, Alice
+ * sends, Bob's /sync returns). The client is this process; the server is a child process.
+ * Run: npx tsx bench/client-core.bench.ts
+ */
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SENDS = 200;
+const SYNCS = 200;
+const WAKEUPS = 100;
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+function summary(label: string, samples: number[]): void {
+  const sorted = [...samples].sort((a, b) => a - b);
+  console.log(
+    `${label.padEnd(40)} p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p95 ${percentile(sorted, 0.95).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms`,
+  );
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'marina-bench-core-'));
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const child = spawn(
+  process.execPath,
+  [
+    fileURLToPath(new URL('../bin/marina.js', import.meta.url)),
+    'up',
+    '--data-dir',
+    dataDir,
+    '--listen',
+    `127.0.0.1:${port}`,
+  ],
+  { stdio: 'ignore', env: { ...process.env, MARINA_LOG_LEVEL: 'warn' } },
+);
+
+async function call(method: string, path: string, token?: string, body?: unknown): Promise<Json> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      'Content-Type': 'application/json',
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await response.json()) as Json;
+  if (!response.ok)
+    throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function register(secret: string, username: string): Promise<string> {
+  const { nonce } = await call('GET', '/_synapse/admin/v1/register');
+  const password = `${username}-password`;
+  const mac = createHmac('sha1', secret)
+    .update(`${nonce}\0${username}\0${password}\0notadmin`)
+    .digest('hex');
+  const registered = await call('POST', '/_synapse/admin/v1/register', undefined, {
+    nonce,
+    username,
+    password,
+    mac,
+    admin: false,
+  });
+  return registered.access_token as string;
+}
+
+try {
+  for (let i = 0; ; i += 1) {
+    if (i > 200) throw new Error('marina up did not start');
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const settings = JSON.parse(
+    await readFile(join(dataDir, 'tenants/localhost/tenant.json'), 'utf8'),
+  ) as Json;
+  const alice = await register(settings.registration_shared_secret, 'alice');
+  const bob = await register(settings.registration_shared_secret, 'bob');
+  const { room_id: roomId } = await call('POST', '/_matrix/client/v3/createRoom', alice, {
+    preset: 'public_chat',
+  });
+  const room = encodeURIComponent(roomId as string);
+  await call('POST', `/_matrix/client/v3/join/${room}`, bob, {});
+  let txn = 0;
+  const send = (text: string) =>
+    call('PUT', `/_matrix/client/v3/rooms/${room}/send/m.room.message/b${++txn}`, alice, {
+      msgtype: 'm.text',
+      body: text,
+    });
+
+  for (let i = 0; i < 20; i += 1) await send(`warm-up ${i}`);
+  const sendTimes: number[] = [];
+  const loopStart = performance.now();
+  for (let i = 0; i < SENDS; i += 1) {
+    const start = performance.now();
+    await send(`message ${i}`);
+    sendTimes.push(performance.now() - start);
+  }
+  const loopSeconds = (performance.now() - loopStart) / 1000;
+  summary(`send (${SENDS} sequential)`, sendTimes);
+  console.log(`${'sequential sends per second'.padEnd(40)} ${Math.round(SENDS / loopSeconds)}`);
+
+  let since = (await call('GET', '/_matrix/client/v3/sync', bob)).next_batch as string;
+  const syncTimes: number[] = [];
+  for (let i = 0; i < SYNCS; i += 1) {
+    await send(`sync ${i}`);
+    const start = performance.now();
+    const body = await call('GET', `/_matrix/client/v3/sync?since=${since}&timeout=0`, bob);
+    syncTimes.push(performance.now() - start);
+    if (body.rooms?.join?.[roomId]?.timeline?.events?.length !== 1)
+      throw new Error('incremental sync missed the event');
+    since = body.next_batch;
+  }
+  summary('incremental /sync after one message', syncTimes);
+
+  const wakeFromSent: number[] = [];
+  const wakeFromSendStart: number[] = [];
+  for (let i = 0; i < WAKEUPS; i += 1) {
+    const waiting = call('GET', `/_matrix/client/v3/sync?since=${since}&timeout=30000`, bob).then(
+      (body) => ({
+        body,
+        at: performance.now(),
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const sendStart = performance.now();
+    await send(`wake ${i}`);
+    const sent = performance.now();
+    const { body, at } = await waiting;
+    if (body.rooms?.join?.[roomId]?.timeline?.events?.length !== 1)
+      throw new Error('long-poll missed the event');
+    wakeFromSent.push(at - sent);
+    wakeFromSendStart.push(at - sendStart);
+    since = body.next_batch;
+  }
+  summary('long-poll wake-up (after send returned)', wakeFromSent);
+  summary('long-poll wake-up (from send start)', wakeFromSendStart);
+} finally {
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  await rm(dataDir, { recursive: true, force: true });
+}
