@@ -1,4 +1,11 @@
-import type { DatabaseConnection, DialectAdapter, Driver, SqliteDialectConfig } from 'kysely';
+import type {
+  DatabaseConnection,
+  DialectAdapter,
+  Driver,
+  SqliteDatabase,
+  SqliteDialectConfig,
+  SqliteStatement,
+} from 'kysely';
 import { CompiledQuery, SqliteAdapter, SqliteDialect, SqliteDriver } from 'kysely';
 
 /**
@@ -39,4 +46,43 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
     return true;
   }
+}
+
+/** Prepared statements kept per SQLite connection. */
+const STATEMENT_CACHE_SIZE = 512;
+
+/**
+ * A SQLite connection for kysely that keeps its prepared statements: kysely's driver prepares
+ * every query anew, which costs more than running most of them. The cache belongs to the
+ * connection (one tenant's handle) and is dropped with it; the least recently used statement
+ * goes first. Safe because kysely runs one statement at a time per connection and Marina
+ * never streams query results (`iterate` would hold a statement busy).
+ */
+export function withStatementCache(
+  database: SqliteDatabase,
+  capacity = STATEMENT_CACHE_SIZE,
+): SqliteDatabase {
+  const statements = new Map<string, SqliteStatement>();
+  return {
+    close: () => {
+      statements.clear();
+      database.close();
+    },
+    prepare: (sql) => {
+      const cached = statements.get(sql);
+      if (cached !== undefined) {
+        // Re-insert to mark it most recently used (a Map iterates in insertion order).
+        statements.delete(sql);
+        statements.set(sql, cached);
+        return cached;
+      }
+      const statement = database.prepare(sql);
+      statements.set(sql, statement);
+      if (statements.size > capacity) {
+        const oldest = statements.keys().next().value;
+        if (oldest !== undefined) statements.delete(oldest);
+      }
+      return statement;
+    },
+  };
 }

@@ -10,7 +10,7 @@ import type { DatabaseConfig, Dialect } from './database-config.js';
 import { describeDatabase } from './database-config.js';
 import { createMigrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
-import { ImmediateSqliteDialect } from './sqlite-dialect.js';
+import { ImmediateSqliteDialect, withStatementCache } from './sqlite-dialect.js';
 import {
   TenantDatabaseError,
   TenantDatabaseOwnershipError,
@@ -134,9 +134,11 @@ async function connectSqlite(path: string, log: Logger | undefined): Promise<Con
     readerFile.pragma('foreign_keys = ON');
 
     const writer = new Kysely<Database>({
-      dialect: new ImmediateSqliteDialect({ database: writerFile }),
+      dialect: new ImmediateSqliteDialect({ database: withStatementCache(writerFile) }),
     });
-    const reader = new Kysely<Database>({ dialect: new SqliteDialect({ database: readerFile }) });
+    const reader = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: withStatementCache(readerFile) }),
+    });
     return {
       writer,
       reader,
