@@ -1,9 +1,8 @@
 import {
-  selectIsJoined,
-  selectJoinedRoomIds,
   selectShareARoom,
   selectUsersSharingRoomWith,
 } from '../../storage/ephemeral/memberships.js';
+import { selectMembership, selectRoomsOfUser } from '../../storage/rooms/memberships.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 
 /**
@@ -23,11 +22,15 @@ export class StoredMembershipLookup implements MembershipLookup {
   constructor(private readonly db: TenantDatabase) {}
 
   isJoined(roomId: string, userId: string): Promise<boolean> {
-    return this.db.read((db) => selectIsJoined(db, roomId, userId));
+    return this.db.read(
+      async (db) => (await selectMembership(db, roomId, userId))?.membership === 'join',
+    );
   }
 
   joinedRoomIds(userId: string): Promise<string[]> {
-    return this.db.read((db) => selectJoinedRoomIds(db, userId));
+    return this.db.read(async (db) =>
+      (await selectRoomsOfUser(db, userId, ['join'])).map((row) => row.room_id),
+    );
   }
 
   usersSharingRoomWith(userId: string): Promise<string[]> {

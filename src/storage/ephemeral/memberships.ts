@@ -1,32 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
-/** Whether the user's current membership in the room is `join`. */
-export async function selectIsJoined(
-  db: Kysely<Database>,
-  roomId: string,
-  userId: string,
-): Promise<boolean> {
-  const row = await db
-    .selectFrom('room_memberships')
-    .select('membership')
-    .where('room_id', '=', roomId)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
-  return row?.membership === 'join';
-}
-
-/** The rooms the user is joined to. */
-export async function selectJoinedRoomIds(db: Kysely<Database>, userId: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('room_memberships')
-    .select('room_id')
-    .where('user_id', '=', userId)
-    .where('membership', '=', 'join')
-    .execute();
-  return rows.map((row) => row.room_id);
-}
-
 /** Every user joined to a room the user is joined to (the user included, if joined anywhere). */
 export async function selectUsersSharingRoomWith(
   db: Kysely<Database>,

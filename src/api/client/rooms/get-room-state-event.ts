@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { defineEndpoint } from '../../endpoint.js';
-import { clientPaths } from '../paths.js';
-import { roomIdParam } from './room-params.js';
+import { stateEventParams, stateEventPaths } from './room-params.js';
 
 /**
  * `GET /rooms/{roomId}/state/{eventType}/{stateKey}`: one state event's content, or the whole
@@ -9,18 +8,10 @@ import { roomIdParam } from './room-params.js';
  */
 export const getRoomStateEvent = defineEndpoint({
   method: 'GET',
-  paths: [
-    ...clientPaths('/rooms/:roomId/state/:eventType/:stateKey'),
-    ...clientPaths('/rooms/:roomId/state/:eventType/'),
-    ...clientPaths('/rooms/:roomId/state/:eventType'),
-  ],
+  paths: stateEventPaths,
   auth: 'user',
   allowGuests: true,
-  params: z.object({
-    roomId: roomIdParam,
-    eventType: z.string().min(1),
-    stateKey: z.string().default(''),
-  }),
+  params: stateEventParams,
   query: z.object({ format: z.enum(['content', 'event']).default('content') }),
   handler: async (ctx, req) => {
     const { roomId, eventType, stateKey } = req.params;

@@ -7,7 +7,10 @@ import {
   isValidUserId,
 } from '../../../core/identifiers.js';
 
-export { roomIdParam } from '../user-params.js';
+import { clientPaths } from '../paths.js';
+import { roomIdParam } from '../user-params.js';
+
+export { roomIdParam };
 
 /** An `{eventId}` path parameter: a well-formed event ID, else 400 M_INVALID_PARAM. */
 export const eventIdParam = z
@@ -45,3 +48,20 @@ export const contentBody = z
 
 /** `{ reason }`, the optional body of membership changes. */
 export const reasonBody = z.object({ reason: z.string().optional() });
+
+/**
+ * `/rooms/{roomId}/state/{eventType}[/{stateKey}]`: without a state key (with or without the
+ * trailing slash) the state key is empty.
+ */
+export const stateEventPaths = [
+  ...clientPaths('/rooms/:roomId/state/:eventType/:stateKey'),
+  ...clientPaths('/rooms/:roomId/state/:eventType/'),
+  ...clientPaths('/rooms/:roomId/state/:eventType'),
+];
+
+/** The path parameters of `stateEventPaths`. */
+export const stateEventParams = z.object({
+  roomId: roomIdParam,
+  eventType: z.string().min(1),
+  stateKey: z.string().default(''),
+});

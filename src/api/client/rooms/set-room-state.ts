@@ -1,7 +1,5 @@
-import { z } from 'zod';
 import { defineEndpoint } from '../../endpoint.js';
-import { clientPaths } from '../paths.js';
-import { contentBody, roomIdParam } from './room-params.js';
+import { contentBody, stateEventParams, stateEventPaths } from './room-params.js';
 
 /**
  * `PUT /rooms/{roomId}/state/{eventType}/{stateKey}`: sends a state event. Without a state key
@@ -9,18 +7,10 @@ import { contentBody, roomIdParam } from './room-params.js';
  */
 export const setRoomState = defineEndpoint({
   method: 'PUT',
-  paths: [
-    ...clientPaths('/rooms/:roomId/state/:eventType/:stateKey'),
-    ...clientPaths('/rooms/:roomId/state/:eventType/'),
-    ...clientPaths('/rooms/:roomId/state/:eventType'),
-  ],
+  paths: stateEventPaths,
   auth: 'user',
   allowGuests: true,
-  params: z.object({
-    roomId: roomIdParam,
-    eventType: z.string().min(1),
-    stateKey: z.string().default(''),
-  }),
+  params: stateEventParams,
   body: contentBody,
   handler: async (ctx, req) => {
     const { roomId, eventType, stateKey } = req.params;
