@@ -3,18 +3,23 @@
  * incremental /sync after one new message, and long-poll wake-up (Bob waits in /sync, Alice
  * sends, Bob's /sync returns). The client is this process; the server is a child process.
  * Run: npx tsx bench/client-core.bench.ts
+ * Profile the server: MARINA_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx …
+ * (MARINA_BENCH_SENDS raises the number of measured sends, for a longer profile.)
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SENDS = 200;
+const SENDS = Number(process.env.MARINA_BENCH_SENDS ?? 200);
 const SYNCS = 200;
 const WAKEUPS = 100;
+/** Sends before measuring, so the server runs JIT-compiled code as a long-running one does. */
+const WARM_UP = 300;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -43,6 +48,7 @@ const base = `http://127.0.0.1:${port}`;
 const child = spawn(
   process.execPath,
   [
+    ...(process.env.MARINA_BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
     fileURLToPath(new URL('../bin/marina.js', import.meta.url)),
     'up',
     '--data-dir',
@@ -53,19 +59,43 @@ const child = spawn(
   { stdio: 'ignore', env: { ...process.env, MARINA_LOG_LEVEL: 'warn' } },
 );
 
-async function call(method: string, path: string, token?: string, body?: unknown): Promise<Json> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      'Content-Type': 'application/json',
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
+// node:http with keep-alive: Node's fetch adds ~0.4 ms of client-side work to every request,
+// which would be measured as server latency.
+const agent = new Agent({ keepAlive: true });
+
+function call(method: string, path: string, token?: string, body?: unknown): Promise<Json> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        headers: {
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+          ...(payload === undefined
+            ? {}
+            : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
+        },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          const json = JSON.parse(text) as Json;
+          if (response.statusCode !== 200) {
+            reject(new Error(`${method} ${path}: ${response.statusCode} ${text}`));
+          } else resolve(json);
+        });
+        response.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
-  const json = (await response.json()) as Json;
-  if (!response.ok)
-    throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
 }
 
 async function register(secret: string, username: string): Promise<string> {
@@ -111,7 +141,7 @@ try {
       body: text,
     });
 
-  for (let i = 0; i < 20; i += 1) await send(`warm-up ${i}`);
+  for (let i = 0; i < WARM_UP; i += 1) await send(`warm-up ${i}`);
   const sendTimes: number[] = [];
   const loopStart = performance.now();
   for (let i = 0; i < SENDS; i += 1) {

@@ -58,7 +58,15 @@ import { getMembers } from './client/rooms/get-members.js';
 import { getJoinedMembers } from './client/rooms/get-joined-members.js';
 import { getMessages } from './client/rooms/get-messages.js';
 import { sync } from './client/sync/sync.js';
+import { sendToDevice } from './client/to-device/send-to-device.js';
 import { getGlobalPushRules, getPushRules } from './client/pushrules/get-push-rules.js';
+import { getPushRule } from './client/pushrules/get-push-rule.js';
+import { setPushRule } from './client/pushrules/set-push-rule.js';
+import { deletePushRule } from './client/pushrules/delete-push-rule.js';
+import { getPushRuleEnabled } from './client/pushrules/get-push-rule-enabled.js';
+import { setPushRuleEnabled } from './client/pushrules/set-push-rule-enabled.js';
+import { getPushRuleActions } from './client/pushrules/get-push-rule-actions.js';
+import { setPushRuleActions } from './client/pushrules/set-push-rule-actions.js';
 import { getEventContext } from './client/rooms/get-event-context.js';
 import { getRoomEvent } from './client/rooms/get-room-event.js';
 import { getEventByTimestamp } from './client/rooms/get-event-by-timestamp.js';
@@ -73,6 +81,7 @@ import { queryPublicRooms } from './client/directory/query-public-rooms.js';
 import { getServerKeys } from './key/get-server-keys.js';
 import { getClientWellKnown } from './well-known/get-client-well-known.js';
 import { getServerWellKnown } from './well-known/get-server-well-known.js';
+import { upgradeRoom } from './client/rooms/upgrade-room.js';
 
 /** Every endpoint a tenant serves; the HTTP layer registers exactly these. */
 export const tenantEndpoints: readonly Endpoint[] = [
@@ -153,7 +162,18 @@ export const tenantEndpoints: readonly Endpoint[] = [
   queryPublicRooms,
   // Sync.
   sync,
-  // Push rules: the server defaults, read-only.
+  // Push rules: the rulesets, and each rule, its `enabled` and its `actions`.
   getPushRules,
   getGlobalPushRules,
+  getPushRule,
+  setPushRule,
+  deletePushRule,
+  getPushRuleEnabled,
+  setPushRuleEnabled,
+  getPushRuleActions,
+  setPushRuleActions,
+  // Send-to-device messaging.
+  sendToDevice,
+  // Room upgrades.
+  upgradeRoom,
 ];

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerTenantCommands } from './commands/tenant.js';
 import { registerUpCommand } from './commands/up.js';
+import { registerUserCommands } from './commands/user.js';
 
 /** The `marina` command. */
 export function buildProgram(): Command {
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   registerUpCommand(program);
   registerTenantCommands(program);
+  registerUserCommands(program);
   return program;
 }
 

@@ -4,10 +4,13 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { parseSigningKeyFile } from '../protocol/signing-key.js';
 import type { DatabaseConfig } from '../storage/database-config.js';
 import { openTenantDatabase, type TenantDatabase } from '../storage/tenant-database.js';
+import type { WalCheckpointer } from '../storage/wal-checkpointer.js';
 import { createAccountServices } from '../services/account-services.js';
 import { createEphemeralServices, stopEphemeralServices } from '../services/ephemeral-services.js';
+import { connectDeviceStreams } from '../services/notifier/connect-device-streams.js';
 import { connectNotifier } from '../services/notifier/connect-notifier.js';
 import type { PasswordHasherOptions } from '../services/passwords/password-hasher.js';
+import { NotificationCounts } from '../services/push/notification-counts.js';
 import { createRoomServices } from '../services/rooms/room-services.js';
 import { ServerKeys } from '../services/server-keys/server-keys.js';
 import type { TenantConfig } from '../services/tenant-config.js';
@@ -27,6 +30,8 @@ export interface HomeserverDeps {
   passwordHashing?: PasswordHasherOptions;
   /** Lifetime of access tokens that come with a refresh token (default 5 minutes). */
   refreshableAccessTokenLifetimeMs?: number;
+  /** The process's SQLite WAL checkpointer, so that checkpoints never run inside a commit. */
+  walCheckpointer?: WalCheckpointer;
 }
 
 /** One running tenant: its context, and `stop()` to free everything it holds. */
@@ -50,6 +55,7 @@ export async function startHomeserver(
   const db = await openTenantDatabase(databaseConfigOf(config), {
     serverName: config.server_name,
     logger,
+    walCheckpointer: deps.walCheckpointer,
   });
   const oldVerifyKeys = config.old_verify_keys.map((old) => ({
     keyId: old.key_id,
@@ -92,16 +98,24 @@ export async function startHomeserver(
       ...accounts,
       ...ephemeral,
       ...rooms,
+      notificationCounts: new NotificationCounts({
+        db,
+        roomGraph: rooms.roomGraph,
+        pushRules: accounts.pushRules,
+      }),
     },
   };
-  // Sync long-polls wake on every stream: room events, account data, receipts, typing, presence.
+  // Sync long-polls wake on every stream: room events, account data, receipts, typing, presence,
+  // to-device messages and device lists.
   const disconnectNotifier = connectNotifier(ephemeral.notifier, context.services);
+  const disconnectDeviceStreams = connectDeviceStreams(ephemeral.notifier, context.services);
   logger.info({ signing_key_id: signingKey.keyId, database: db.dialect }, 'homeserver started');
   return {
     context,
     stop: () =>
       stopHomeserver(db, logger, () => {
         disconnectNotifier();
+        disconnectDeviceStreams();
         stopEphemeralServices(ephemeral);
       }),
   };
@@ -132,7 +146,8 @@ async function loadSigningKey(path: string) {
   return current;
 }
 
-function databaseConfigOf(config: TenantConfig): DatabaseConfig {
+/** The storage layer's view of a tenant's `database` setting. */
+export function databaseConfigOf(config: TenantConfig): DatabaseConfig {
   const { database } = config;
   return database.dialect === 'sqlite'
     ? { dialect: 'sqlite', path: database.path }

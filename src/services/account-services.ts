@@ -2,11 +2,14 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { TenantDatabase } from '../storage/tenant-database.js';
 import { AccountData } from './account-data/account-data.js';
+import { DeviceLists } from './devices/device-lists.js';
 import { Devices } from './devices/devices.js';
+import { ToDevice } from './devices/to-device.js';
 import { Filters } from './filters/filters.js';
 import { Login } from './login/login.js';
 import { PasswordHasher, type PasswordHasherOptions } from './passwords/password-hasher.js';
 import { Profiles } from './profiles/profiles.js';
+import { PushRules } from './push/push-rules.js';
 import { AccessTokens } from './tokens/access-tokens.js';
 import { LoginTokens } from './tokens/login-tokens.js';
 import { UserInteractiveAuth } from './user-interactive-auth/user-interactive-auth.js';
@@ -22,6 +25,8 @@ export interface AccountServices {
   readonly accessTokens: AccessTokens;
   readonly loginTokens: LoginTokens;
   readonly devices: Devices;
+  readonly deviceLists: DeviceLists;
+  readonly toDevice: ToDevice;
   readonly users: Users;
   readonly registrationTokens: RegistrationTokens;
   readonly uia: UserInteractiveAuth;
@@ -31,6 +36,7 @@ export interface AccountServices {
   readonly profiles: Profiles;
   readonly accountData: AccountData;
   readonly filters: Filters;
+  readonly pushRules: PushRules;
 }
 
 export interface AccountServicesDeps {
@@ -52,7 +58,8 @@ export function createAccountServices(deps: AccountServicesDeps): AccountService
     refreshableLifetimeMs: deps.refreshableAccessTokenLifetimeMs,
   });
   const loginTokens = new LoginTokens(db, clock);
-  const devices = new Devices(db, clock, logger);
+  const deviceLists = new DeviceLists(db, logger);
+  const devices = new Devices(db, clock, logger, deviceLists);
   const users = new Users(db, config.server_name, passwords, devices, logger);
   const registrationTokens = new RegistrationTokens(db, clock);
   const uia = new UserInteractiveAuth(db, clock, users, registrationTokens);
@@ -66,11 +73,16 @@ export function createAccountServices(deps: AccountServicesDeps): AccountService
     login,
     uia,
   );
+  const accountData = new AccountData(db, logger);
+  const pushRules = new PushRules(db, accountData);
+  users.deactivated.add(({ userId }) => pushRules.forgetUser(userId));
   return {
     passwords,
     accessTokens,
     loginTokens,
     devices,
+    deviceLists,
+    toDevice: new ToDevice(db, clock, config.server_name, logger),
     users,
     registrationTokens,
     uia,
@@ -82,7 +94,8 @@ export function createAccountServices(deps: AccountServicesDeps): AccountService
       registration,
     ),
     profiles: new Profiles(db, logger),
-    accountData: new AccountData(db, logger),
+    accountData,
     filters: new Filters(db),
+    pushRules,
   };
 }

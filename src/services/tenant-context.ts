@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { TenantDatabase } from '../storage/tenant-database.js';
 import type { AccountServices } from './account-services.js';
 import type { EphemeralServices } from './ephemeral-services.js';
+import type { NotificationCounts } from './push/notification-counts.js';
 import type { RoomServices } from './rooms/room-services.js';
 import type { ServerKeys } from './server-keys/server-keys.js';
 import type { TenantConfig } from './tenant-config.js';
@@ -25,4 +26,6 @@ export interface TenantContext {
 
 export interface TenantServices extends AccountServices, EphemeralServices, RoomServices {
   readonly serverKeys: ServerKeys;
+  /** Unread notification counts for `/sync`, by the users' push rules. */
+  readonly notificationCounts: NotificationCounts;
 }

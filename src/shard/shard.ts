@@ -4,6 +4,7 @@ import { tenantEndpoints } from '../api/endpoints.js';
 import { createHttpApp, type HttpApp } from '../http/http-app.js';
 import { startHomeserver, type Homeserver } from '../homeserver/homeserver.js';
 import type { TenantConfig } from '../services/tenant-config.js';
+import { WalCheckpointer } from '../storage/wal-checkpointer.js';
 
 export interface ShardOptions {
   logger: Logger;
@@ -27,8 +28,11 @@ export class Shard {
   private readonly byHostname = new Map<string, string>();
   private tenantsStarted: Promise<void> = Promise.resolve();
   readonly app: HttpApp;
+  /** Checkpoints the tenants' SQLite logs off the event loop (see WalCheckpointer). */
+  private readonly walCheckpointer: WalCheckpointer;
 
   private constructor(private readonly options: ShardOptions) {
+    this.walCheckpointer = new WalCheckpointer(options.logger);
     this.app = createHttpApp({
       logger: options.logger,
       endpoints: tenantEndpoints,
@@ -66,6 +70,7 @@ export class Shard {
     const running = [...this.homeservers.values()];
     this.homeservers.clear();
     await Promise.allSettled(running.map((homeserver) => homeserver.stop()));
+    await this.walCheckpointer.close();
   }
 
   private async startTenant(config: TenantConfig, port: number): Promise<void> {
@@ -76,6 +81,7 @@ export class Shard {
       const homeserver = await startHomeserver(config, {
         logger: this.options.logger,
         defaultPublicBaseUrl: this.options.publicBaseUrlFor(config.server_name, port),
+        walCheckpointer: this.walCheckpointer,
       });
       this.homeservers.set(config.server_name, homeserver);
     } catch (error) {

@@ -265,6 +265,64 @@ export interface PresenceTable {
   stream_id: number;
 }
 
+/** A to-device message waiting for its target device (deleted once a sync acknowledges it). */
+export interface ToDeviceInboxTable {
+  /** The recipient. */
+  user_id: string;
+  device_id: string;
+  /** Position in the tenant's to-device stream (the `to_device` sequence); one per send. */
+  stream_id: number;
+  sender: string;
+  type: string;
+  /** The content as JSON text. */
+  content: string;
+}
+
+/** Transaction IDs of `/sendToDevice`, per sending device and path (idempotent retries). */
+export interface ToDeviceTxnIdsTable {
+  user_id: string;
+  device_id: string;
+  /** The path without the transaction ID: `/sendToDevice/{eventType}`. */
+  scope: string;
+  txn_id: string;
+  created_ts: number;
+}
+
+/** A change of a user's device list, at its position in the `device_lists` sequence. */
+export interface DeviceListChangesTable {
+  stream_id: number;
+  user_id: string;
+}
+
+/** A user's own push rule. */
+export interface PushRulesTable {
+  user_id: string;
+  /** `override`, `content`, `room`, `sender` or `underride`. */
+  kind: string;
+  rule_id: string;
+  /** Order among the user's rules of the kind, 0 first (most important). */
+  position: number;
+  /** JSON array; null for content, room and sender rules. */
+  conditions: string | null;
+  /** Content rules only. */
+  pattern: string | null;
+  /** JSON array. */
+  actions: string;
+  /** 0/1. */
+  enabled: number;
+}
+
+/** A user's change to a server-default push rule; null keeps the default. */
+export interface PushRuleOverridesTable {
+  user_id: string;
+  kind: string;
+  rule_id: string;
+  /** 0/1, or null. */
+  enabled: number | null;
+  /** JSON array, or null. */
+  actions: string | null;
+}
+
 export interface Database {
   tenant_meta: TenantMetaTable;
   sequences: SequencesTable;
@@ -294,4 +352,9 @@ export interface Database {
   redactions: RedactionsTable;
   receipts: ReceiptsTable;
   presence: PresenceTable;
+  to_device_inbox: ToDeviceInboxTable;
+  to_device_txn_ids: ToDeviceTxnIdsTable;
+  device_list_changes: DeviceListChangesTable;
+  push_rules: PushRulesTable;
+  push_rule_overrides: PushRuleOverridesTable;
 }

@@ -131,7 +131,8 @@ describe(`tenant database on ${dialect}`, () => {
   });
 
   async function freshConfig(): Promise<DatabaseConfig> {
-    const { config, cleanup } = await openTestDatabaseConfig();
+    // Empty, not a copy of the migrated template: these tests are about migrating and claiming.
+    const { config, cleanup } = await openTestDatabaseConfig({ empty: true });
     cleanups.push(cleanup);
     return config;
   }

@@ -11,6 +11,7 @@ import { describeDatabase } from './database-config.js';
 import { createMigrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-dialect.js';
+import type { WalCheckpointer } from './wal-checkpointer.js';
 import {
   TenantDatabaseError,
   TenantDatabaseOwnershipError,
@@ -20,6 +21,10 @@ import {
 
 /** How long a SQLite statement waits for another connection's lock before failing. */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/** With a checkpointer, a checkpoint is asked for after this many commits (~1,000 WAL pages). */
+const COMMITS_PER_CHECKPOINT = 100;
+/** With a checkpointer, SQLite still checkpoints by itself past this many WAL pages (~40 MB). */
+const SAFETY_NET_CHECKPOINT_PAGES = 10_000;
 /** Per-tenant PostgreSQL pools stay small: a shard hosts hundreds of tenants. */
 const DEFAULT_POSTGRES_MAX_CONNECTIONS = 4;
 /** Idle PostgreSQL connections are closed after this long, so quiet tenants hold none. */
@@ -36,6 +41,8 @@ export interface OpenTenantDatabaseOptions {
   /** The tenant that owns (or is about to claim) the database. */
   serverName: string;
   logger?: Logger;
+  /** SQLite: checkpoint the WAL on this worker rather than inside commits (see WalCheckpointer). */
+  walCheckpointer?: WalCheckpointer;
 }
 
 /**
@@ -80,7 +87,7 @@ export async function openTenantDatabase(
   try {
     connections =
       config.dialect === 'sqlite'
-        ? await connectSqlite(config.path, log)
+        ? await connectSqlite(config.path, log, options.walCheckpointer)
         : connectPostgres(config, serverName, log);
   } catch (error) {
     throw databaseError('open', config, error);
@@ -100,10 +107,16 @@ export async function openTenantDatabase(
 interface Connections {
   writer: Kysely<Database>;
   reader: Kysely<Database>;
+  /** Called after each committed transaction. */
+  committed?: () => void;
   destroy(): Promise<void>;
 }
 
-async function connectSqlite(path: string, log: Logger | undefined): Promise<Connections> {
+async function connectSqlite(
+  path: string,
+  log: Logger | undefined,
+  checkpointer: WalCheckpointer | undefined,
+): Promise<Connections> {
   if (path === '' || path === ':memory:' || path.startsWith('file:')) {
     throw new Error('a tenant database must be a plain file path (it has to outlive the process)');
   }
@@ -126,6 +139,9 @@ async function connectSqlite(path: string, log: Logger | undefined): Promise<Con
     }
     writerFile.pragma('synchronous = NORMAL');
     writerFile.pragma('foreign_keys = ON');
+    if (checkpointer !== undefined) {
+      writerFile.pragma(`wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
+    }
 
     const readerFile = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
     files.push(readerFile);
@@ -139,9 +155,18 @@ async function connectSqlite(path: string, log: Logger | undefined): Promise<Con
     const reader = new Kysely<Database>({
       dialect: new SqliteDialect({ database: withStatementCache(readerFile) }),
     });
+    let commits = 0;
+    const absolutePath = resolve(path);
     return {
       writer,
       reader,
+      committed:
+        checkpointer === undefined
+          ? undefined
+          : () => {
+              commits += 1;
+              if (commits % COMMITS_PER_CHECKPOINT === 0) checkpointer.request(absolutePath);
+            },
       destroy: async () => {
         await Promise.allSettled([reader.destroy(), writer.destroy()]);
         // Kysely only closes a handle it has used; close the others too.
@@ -337,7 +362,11 @@ class OpenTenantDatabase implements TenantDatabase {
         ),
       );
     }
-    return this.#run(true, () => this.#connections.writer.transaction().execute(fn));
+    return this.#run(true, async () => {
+      const result = await this.#connections.writer.transaction().execute(fn);
+      this.#connections.committed?.();
+      return result;
+    });
   }
 
   close(): Promise<void> {

@@ -67,13 +67,20 @@ export async function startMarina(args: string[], timeoutMs = 30_000): Promise<M
   };
 }
 
-/** Runs `marina` to completion and returns its exit code and output. */
+/**
+ * Runs `marina` to completion and returns its exit code and output. Its standard input is a pipe
+ * (never a terminal) holding `stdin`, or nothing.
+ */
 export async function runMarina(
   args: string[],
+  options: { stdin?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [MARINA_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // A command may exit without reading its input (EPIPE): that is its business, not an error.
+  child.stdin.on('error', () => {});
+  child.stdin.end(options.stdin ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

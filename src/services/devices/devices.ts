@@ -17,6 +17,7 @@ import {
 import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import { Listeners } from '../listeners.js';
+import type { DeviceLists } from './device-lists.js';
 import type { UiaAuthorisation } from '../user-interactive-auth/user-interactive-auth.js';
 
 /** A device as the client-server API shows it (`definitions/client_device.yaml`). */
@@ -27,7 +28,7 @@ export interface ClientDevice {
   last_seen_ts?: number;
 }
 
-/** Devices of a user that went away (for device list updates, once E2EE exists). */
+/** Devices of a user that went away. */
 export interface DevicesDeleted {
   userId: string;
   deviceIds: string[];
@@ -38,7 +39,11 @@ export const MAX_DEVICE_DISPLAY_NAME_LENGTH = 255;
 const GENERATED_DEVICE_ID_LENGTH = 10;
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-/** A user's devices: listing, renaming, opening one for a new session, deleting. */
+/**
+ * A user's devices: listing, renaming, opening one for a new session, deleting. Creating,
+ * renaming and deleting a device changes the user's device list (recorded by the storage
+ * functions, in the same transaction); the change is announced through `deviceLists`.
+ */
 export class Devices {
   readonly deleted: Listeners<DevicesDeleted>;
 
@@ -46,8 +51,11 @@ export class Devices {
     private readonly db: TenantDatabase,
     private readonly clock: Clock,
     logger: Logger,
+    private readonly deviceLists: DeviceLists,
   ) {
     this.deleted = new Listeners(logger, 'devices deleted');
+    // Every deletion (logout, `DELETE /devices`, password change, deactivation) emits `deleted`.
+    this.deleted.add(({ userId }) => deviceLists.announce(userId));
   }
 
   async list(userId: string): Promise<ClientDevice[]> {
@@ -76,6 +84,12 @@ export class Devices {
       updateDeviceDisplayName(trx, userId, deviceId, displayName),
     );
     if (!found) throw notFound('Device not found');
+    await this.deviceLists.announce(userId);
+  }
+
+  /** After the transaction that opened a session's device (`open`) committed. */
+  async announceOpened(userId: string): Promise<void> {
+    await this.deviceLists.announce(userId);
   }
 
   /**

@@ -49,7 +49,11 @@ export class Login {
     };
   }
 
-  /** Opens a session for `userId` inside the caller's transaction. */
+  /**
+   * Opens a session for `userId` inside the caller's transaction. A new device changes the
+   * user's device list: after the commit, `login` calls `devices.announceOpened` (registration
+   * needn't: a new account shares no room and has no other device to tell).
+   */
   async startSession(
     trx: Kysely<Database>,
     userId: string,
@@ -87,13 +91,17 @@ export class Login {
           throw new MatrixError('M_USER_DEACTIVATED', 'This account has been deactivated');
         }
         if (!check.ok) throw forbidden('Invalid username or password');
-        return this.db.transact((trx) => this.startSession(trx, check.userId, options));
+        const session = await this.db.transact((trx) =>
+          this.startSession(trx, check.userId, options),
+        );
+        await this.devices.announceOpened(session.userId);
+        return session;
       }
       case 'm.login.token': {
         const token = request['token'];
         if (token === undefined) throw missingParam('Missing token');
         if (typeof token !== 'string') throw badJson('token must be a string');
-        return this.db.transact(async (trx) => {
+        const session = await this.db.transact(async (trx) => {
           const userId = await this.loginTokens.consume(trx, token);
           const user = await this.users.get(userId);
           if (user === undefined || user.deactivated) {
@@ -101,6 +109,8 @@ export class Login {
           }
           return this.startSession(trx, userId, options);
         });
+        await this.devices.announceOpened(session.userId);
+        return session;
       }
       default:
         throw new MatrixError('M_UNKNOWN', `Unknown login type ${request.type}`, { status: 400 });

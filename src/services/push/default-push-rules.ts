@@ -2,42 +2,11 @@
  * The server-default push rules of the client-server spec ("Predefined Rules", v1.17): the
  * override rules, then the underride rules, in the spec's order. Since v1.17 the spec defines no
  * default content rules (the legacy ones matching the user's name in `body` were removed), so
- * `content` is empty; `sender` and `room` hold only user-defined rules, and there are none yet.
+ * `content` is empty; `sender` and `room` hold only user-defined rules. How users' own rules and
+ * changes mix with these: `push-ruleset.ts`.
  */
 
-/** A push condition (`kind` plus the parameters that kind takes). */
-export type PushCondition =
-  | { readonly kind: 'event_match'; readonly key: string; readonly pattern: string }
-  | {
-      readonly kind: 'event_property_is' | 'event_property_contains';
-      readonly key: string;
-      readonly value: string | number | boolean | null;
-    }
-  | { readonly kind: 'room_member_count'; readonly is: string }
-  | { readonly kind: 'sender_notification_permission'; readonly key: string }
-  | { readonly kind: 'contains_display_name' };
-
-/** A push action: `notify`, or a tweak such as `sound` or `highlight`. */
-export type PushAction =
-  'notify' | { readonly set_tweak: string; readonly value?: string | number | boolean };
-
-export interface PushRule {
-  readonly rule_id: string;
-  readonly default: boolean;
-  readonly enabled: boolean;
-  readonly actions: PushAction[];
-  readonly conditions?: PushCondition[];
-  readonly pattern?: string;
-}
-
-/** A push ruleset, such as the `global` one of `GET /pushrules/`. */
-export interface PushRuleset {
-  readonly override: PushRule[];
-  readonly content: PushRule[];
-  readonly room: PushRule[];
-  readonly sender: PushRule[];
-  readonly underride: PushRule[];
-}
+import type { PushAction, PushCondition, PushRule, PushRuleset } from './push-rule.js';
 
 const SOUND_DEFAULT = { set_tweak: 'sound', value: 'default' } as const;
 const HIGHLIGHT = { set_tweak: 'highlight' } as const;

@@ -411,6 +411,81 @@ describe('RoomGraph, across rooms and versions', () => {
     expect(orderings).toEqual(orderings.map((_, i) => i + 1));
   });
 
+  it('creates a room with its first events in one transaction, or not at all', async () => {
+    const { db, graph } = await openGraph();
+    const room = smallRoom('12');
+    const version = requireRoomVersion('12');
+    const first = room.events.slice(0, 4);
+    const boom = new Error('write failed');
+
+    // A failure while storing the third event leaves nothing: no room, no events, no aliases.
+    await expect(
+      graph.persistNewRoom(room.roomId, version, first, async (_trx, _position, event) => {
+        if (event === first[2]) throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(await graph.roomVersionOf(room.roomId)).toBeUndefined();
+    expect((await graph.getEvents(first.map((e) => e.eventId))).size).toBe(0);
+    expect(await countRows(db, 'events')).toBe(0);
+    expect(await countRows(db, 'state_groups')).toBe(0);
+
+    const seen: string[] = [];
+    const positions = await graph.persistNewRoom(room.roomId, version, first, async (trx, p, e) => {
+      seen.push(e.eventId);
+      expect(p).toBeGreaterThan(0);
+      await trx.selectFrom('events').select('event_id').execute();
+    });
+    expect(seen).toEqual(first.map((e) => e.eventId));
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    const last = first[3] as RoomEvent;
+    expect(await graph.forwardExtremities(room.roomId)).toEqual([last.eventId]);
+    expect(plain(await graph.currentState(room.roomId))).toEqual(
+      plain(room.stateAfter(last.eventId)),
+    );
+    for (const event of first) {
+      expect(plain(await graph.stateAfterEvent(event.eventId))).toEqual(
+        plain(room.stateAfter(event.eventId)),
+      );
+    }
+    // The rest of the room follows on the usual path; a cold instance reads the same graph.
+    for (const event of room.events.slice(4)) await receive(graph, event);
+    const cold = new RoomGraph(db);
+    expect(await cold.forwardExtremities(room.roomId)).toEqual([room.head]);
+    expect(plain(await cold.currentState(room.roomId))).toEqual(plain(room.stateAfter(room.head)));
+
+    await expect(graph.persistNewRoom(room.roomId, version, first)).rejects.toThrow(/exists/);
+    await expect(
+      graph.persistNewRoom('!other:a.test', version, room.events.slice(1, 3)),
+    ).rejects.toThrow(/without prev_events/);
+  });
+
+  it('keeps its cached extremities and state right while writes overlap', async () => {
+    const { db, graph } = await openGraph();
+    const room = smallRoom('10');
+    await receiveAll(graph, room);
+    const fork = room.head;
+    // Warm the cache, then store three forks at once, each read back while the others write.
+    expect(await graph.forwardExtremities(room.roomId)).toEqual([fork]);
+    const branches = ['x', 'y', 'z'].map((topic) =>
+      room.state(ALICE, 'm.room.topic', { topic }, { prevEvents: [fork] }),
+    );
+    await Promise.all(
+      branches.map(async (event) => {
+        const stateBefore = await graph.computeStateBefore(room.roomId, [fork]);
+        await graph.persistEvent(event, { stateBefore });
+        await graph.forwardExtremities(room.roomId);
+        await graph.currentState(room.roomId);
+      }),
+    );
+    const cold = new RoomGraph(db);
+    const extremities = branches.map((e) => e.eventId).sort();
+    expect(await cold.forwardExtremities(room.roomId)).toEqual(extremities);
+    expect(await graph.forwardExtremities(room.roomId)).toEqual(extremities);
+    expect(plain(await graph.currentState(room.roomId))).toEqual(
+      plain(await cold.currentState(room.roomId)),
+    );
+  });
+
   it('stores state in proportion to state changes, not members × events', async () => {
     const { db, graph } = await openGraph();
     const room = new SignedRoom('10', ALICE, { keepHistory: false });

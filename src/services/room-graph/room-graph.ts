@@ -68,6 +68,10 @@ import { LruCache } from './lru-cache.js';
 const DEFAULT_STATE_CACHE_SIZE = 32;
 /** Parsed events kept per instance (state resolution and auth checks read the same ones again). */
 const DEFAULT_EVENT_CACHE_SIZE = 4096;
+/** Rooms whose forward extremities (and current state) are kept: every send reads them. */
+const HEAD_CACHE_SIZE = 256;
+/** Verdicts (accepted or rejected) of stored events kept: auth checks read those of auth events. */
+const VERDICT_CACHE_SIZE = 8192;
 
 const CREATE_KEY = stateKeyOf('m.room.create', '');
 
@@ -164,6 +168,35 @@ interface CachedGroup {
   readonly state: StateMap;
 }
 
+/** How a stored event was judged. */
+interface Verdict {
+  readonly outlier: boolean;
+  readonly softFailed: boolean;
+  /** `rule: reason`, or null when accepted. */
+  readonly rejectedReason: string | null;
+}
+
+/** The state after an event and how to store it. */
+interface PlannedState {
+  readonly after: StateMap;
+  readonly plan: StateGroupPlan;
+  /** The event the new one replaces at its state key, if any. */
+  readonly replacesState: string | null;
+}
+
+/** What writing an event did: its position, the new state group, whether it is an extremity. */
+interface WrittenEvent {
+  readonly streamOrdering: number;
+  readonly group: StateGroupInfo | undefined;
+  readonly extremity: boolean;
+}
+
+/** A room's forward extremities (sorted) and, once known, the state after them. */
+interface RoomHead {
+  readonly extremities: readonly string[];
+  readonly state?: StateMap;
+}
+
 export class RoomGraph {
   readonly #db: TenantDatabase;
   readonly #log: Logger | undefined;
@@ -175,6 +208,17 @@ export class RoomGraph {
   readonly #versions = new Map<string, RoomVersion>();
   /** State maps this instance built, by the group whose state they are exactly. */
   readonly #groupOfState = new WeakMap<StateMap, number>();
+  /** Rooms' extremities and current state, kept up to date by this instance's own writes. */
+  readonly #heads = new LruCache<string, RoomHead>(HEAD_CACHE_SIZE);
+  /** Stored events' rejection reasons (null: accepted), which change only when an outlier joins. */
+  readonly #verdicts = new LruCache<string, string | null>(VERDICT_CACHE_SIZE);
+  /**
+   * Event writes in progress, and a counter bumped when one starts or ends. What a read finds
+   * is cached only if no write overlapped the read (else it may already be stale), and a write
+   * updates the caches itself only if no other write overlapped it.
+   */
+  #writesInProgress = 0;
+  #writeGeneration = 0;
 
   constructor(db: TenantDatabase, options: RoomGraphOptions = {}) {
     this.#db = db;
@@ -278,6 +322,8 @@ export class RoomGraph {
   async computeStateBefore(roomId: string, prevEventIds: readonly string[]): Promise<StateMap> {
     const prevs = [...new Set(prevEventIds)];
     if (prevs.length === 0) return new Map();
+    const head = this.#heads.get(roomId);
+    if (head?.state !== undefined && sameIds(head.extremities, prevs)) return head.state;
     const rows = await this.#db.read((db) => selectEventStates(db, prevs));
     const missing = prevs.filter((id) => !rows.has(id));
     if (missing.length > 0) throw new MissingEventsError('prev_events', missing);
@@ -292,12 +338,31 @@ export class RoomGraph {
 
   /** The room's current state: the state resolved across its forward extremities. */
   async currentState(roomId: string): Promise<StateMap> {
-    return this.computeStateBefore(roomId, await this.forwardExtremities(roomId));
+    const head = this.#heads.get(roomId);
+    if (head?.state !== undefined) return head.state;
+    const generation = this.#quietGeneration();
+    const extremities = await this.forwardExtremities(roomId);
+    const state = await this.computeStateBefore(roomId, extremities);
+    if (generation === this.#writeGeneration) this.#heads.set(roomId, { extremities, state });
+    return state;
   }
 
-  /** The accepted events no other accepted event follows yet: the prev_events for a new event. */
+  /**
+   * The accepted events no other accepted event follows yet (sorted): the prev_events for a new
+   * event.
+   */
   async forwardExtremities(roomId: string): Promise<string[]> {
-    return this.#db.read((db) => selectForwardExtremities(db, roomId));
+    const head = this.#heads.get(roomId);
+    if (head !== undefined) return [...head.extremities];
+    const generation = this.#quietGeneration();
+    const extremities = (await this.#db.read((db) => selectForwardExtremities(db, roomId))).sort();
+    if (generation === this.#writeGeneration) this.#heads.set(roomId, { extremities });
+    return [...extremities];
+  }
+
+  /** The write generation if no write is in progress (a read started now may be cached). */
+  #quietGeneration(): number | undefined {
+    return this.#writesInProgress === 0 ? this.#writeGeneration : undefined;
   }
 
   /**
@@ -346,109 +411,253 @@ export class RoomGraph {
   async persistEvent(event: RoomEvent, options: PersistEventOptions = {}): Promise<number> {
     const outlier = options.outlier === true;
     await this.#requireVersion(event.roomId);
-    const [existing] = await this.#db.read((db) => selectEventMetadata(db, [event.eventId]));
-    if (existing !== undefined && !(existing.outlier === 1 && !outlier)) {
-      return existing.stream_ordering;
+    // Without the state before it, an event can only be stored again (a no-op): look first.
+    // Otherwise the check inside the transaction below is enough.
+    if (!outlier && options.stateBefore === undefined) {
+      const [existing] = await this.#db.read((db) => selectEventMetadata(db, [event.eventId]));
+      if (existing !== undefined && existing.outlier === 0) return existing.stream_ordering;
     }
 
-    let state: { after: StateMap; plan: StateGroupPlan; replacesState: string | null } | undefined;
+    let state: PlannedState | undefined;
     if (!outlier) {
       const before = options.stateBefore;
       if (before === undefined) {
         throw new RoomGraphError(`persisting ${event.eventId} needs the state before it`);
       }
-      let after = before;
-      let replacesState: string | null = null;
-      const change = new Map<StateKey, string>();
-      if (options.rejected === undefined && event.stateKey !== undefined) {
-        const key = stateKeyOf(event.type, event.stateKey);
-        replacesState = before.get(key) ?? null;
-        if (replacesState !== event.eventId) {
-          after = new Map(before).set(key, event.eventId);
-          change.set(key, event.eventId);
-        }
-      }
+      const { after, change, replacesState } = stateChange(event, before, options.rejected);
       state = { after, plan: await this.#planState(event, before, after, change), replacesState };
     }
+    const verdict: Verdict = {
+      outlier,
+      softFailed: options.softFailed === true,
+      rejectedReason:
+        options.rejected === undefined
+          ? null
+          : `${options.rejected.rule}: ${options.rejected.reason}`,
+    };
 
-    const softFailed = options.softFailed === true;
-    const rejectedReason =
-      options.rejected === undefined
-        ? null
-        : `${options.rejected.rule}: ${options.rejected.reason}`;
-    let stored: { streamOrdering: number; group: StateGroupInfo | undefined };
+    const write = this.#beginWrite(event.roomId);
+    let stored: WrittenEvent;
     try {
       stored = await this.#db.transact(async (trx) => {
-        // Taken first: it serialises event writers, so the check below cannot race another.
-        const streamOrdering = await nextSequenceValue(trx, 'stream_ordering');
-        const [current] = await selectEventMetadata(trx, [event.eventId]);
-        if (current !== undefined) {
-          if (!(current.outlier === 1 && !outlier))
-            throw new AlreadyStored(current.stream_ordering);
-          await updateOutlierToEvent(trx, event.eventId, {
-            stream_ordering: streamOrdering,
-            soft_failed: softFailed ? 1 : 0,
-            rejected_reason: rejectedReason,
-          });
-        } else {
-          await insertEvent(
-            trx,
-            {
-              event_id: event.eventId,
-              room_id: event.roomId,
-              type: event.type,
-              state_key: event.stateKey ?? null,
-              sender: event.sender,
-              depth: event.depth,
-              origin_server_ts: event.originServerTs,
-              stream_ordering: streamOrdering,
-              outlier: outlier ? 1 : 0,
-              soft_failed: softFailed ? 1 : 0,
-              rejected_reason: rejectedReason,
-              pdu: JSON.stringify(event.pdu),
-            },
-            event.prevEventIds,
-            event.authEventIds,
-          );
-        }
-        let group: StateGroupInfo | undefined;
-        if (state !== undefined) {
-          const { plan } = state;
-          let stateGroup: number;
-          if (plan.kind === 'existing') {
-            stateGroup = plan.stateGroup;
-          } else {
-            group = await insertStateGroup(trx, event.roomId, plan);
-            stateGroup = group.stateGroup;
-          }
-          await insertEventStateGroup(trx, {
-            eventId: event.eventId,
-            stateGroup,
-            replacesState: state.replacesState,
-          });
-        }
-        if (!outlier && rejectedReason === null && !softFailed) {
-          await advanceForwardExtremities(trx, event.roomId, event.eventId, event.prevEventIds);
-        }
-        await options.withinTransaction?.(trx, streamOrdering);
-        return { streamOrdering, group };
+        const written = await this.#writeEvent(trx, event, verdict, state);
+        await options.withinTransaction?.(trx, written.streamOrdering);
+        return written;
       });
     } catch (error) {
+      write.end();
       if (error instanceof AlreadyStored) return error.streamOrdering;
       throw error;
     }
-
+    const head = write.head;
+    const moved = !outlier && verdict.rejectedReason === null && !verdict.softFailed;
+    const alone = !write.overlapped();
+    write.end(
+      head === undefined || !moved ? head : headAfter(head, event, stored.extremity, state?.after),
+    );
+    this.#committed(event, verdict.rejectedReason, alone);
     // Caches learn only what has been committed, and keep only maps nobody else holds.
     if (state !== undefined && stored.group !== undefined) {
       const { after } = state;
       this.#remember(stored.group, after === options.stateBefore ? new Map(after) : after);
     }
-    this.#events.set(event.eventId, event);
     this.#log?.trace(
       { room_id: event.roomId, event_id: event.eventId, stream_ordering: stored.streamOrdering },
       'event stored',
     );
     return stored.streamOrdering;
+  }
+
+  /**
+   * Creates a room with its first events, all in one transaction: the room and its version,
+   * then each event (built by this server and already checked) after the one before it, the
+   * first one with no prev events. Returns their stream positions. `withinTransaction` runs
+   * after each event is stored. Throws `RoomGraphError` if the room exists.
+   */
+  async persistNewRoom(
+    roomId: string,
+    roomVersion: RoomVersion,
+    events: readonly RoomEvent[],
+    withinTransaction?: (
+      trx: Transaction<Database>,
+      streamOrdering: number,
+      event: RoomEvent,
+    ) => Promise<void>,
+  ): Promise<number[]> {
+    const [first] = events;
+    if (first === undefined || first.prevEventIds.length > 0) {
+      throw new RoomGraphError(`a new room starts with an event without prev_events`);
+    }
+    events.forEach((event, index) => {
+      const previous = events[index - 1];
+      if (event.roomId !== roomId) {
+        throw new RoomGraphError(`event ${event.eventId} is in ${event.roomId}, not ${roomId}`);
+      }
+      if (previous !== undefined && !sameIds([previous.eventId], event.prevEventIds)) {
+        throw new RoomGraphError(`event ${event.eventId} does not follow ${previous.eventId}`);
+      }
+    });
+    const accepted: Verdict = { outlier: false, softFailed: false, rejectedReason: null };
+
+    const write = this.#beginWrite(roomId);
+    let stored: Array<{ written: WrittenEvent; after: StateMap }>;
+    try {
+      stored = await this.#db.transact(async (trx) => {
+        if ((await selectRoomVersion(trx, roomId)) !== undefined) {
+          throw new RoomGraphError(`room ${roomId} exists already`);
+        }
+        await insertRoom(trx, roomId, roomVersion.id);
+        const results: Array<{ written: WrittenEvent; after: StateMap }> = [];
+        // The state before each event is the state after the one before it, in a group this
+        // transaction just wrote: each new group is planned against it.
+        let before: CachedGroup | undefined;
+        for (const event of events) {
+          const { after, change, replacesState } = stateChange(
+            event,
+            before?.state ?? new Map(),
+            undefined,
+          );
+          const plan = planStateGroup(
+            after,
+            before === undefined ? [] : [{ ...before, delta: change }],
+          );
+          const written = await this.#writeEvent(trx, event, accepted, {
+            after,
+            plan,
+            replacesState,
+          });
+          await withinTransaction?.(trx, written.streamOrdering, event);
+          results.push({ written, after });
+          const info = written.group ?? before?.info;
+          if (info !== undefined) before = { info, state: after };
+        }
+        return results;
+      });
+    } catch (error) {
+      write.end();
+      throw error;
+    }
+    const last = events[events.length - 1] as RoomEvent;
+    const lastAfter = (stored[stored.length - 1] as { after: StateMap }).after;
+    const alone = !write.overlapped();
+    write.end({ extremities: [last.eventId], state: lastAfter });
+    this.#versions.set(roomId, roomVersion);
+    events.forEach((event, index) => {
+      const { written, after } = stored[index] as { written: WrittenEvent; after: StateMap };
+      this.#committed(event, null, alone);
+      if (written.group !== undefined) this.#remember(written.group, after);
+    });
+    return stored.map(({ written }) => written.streamOrdering);
+  }
+
+  /**
+   * Marks the start of an event write in `roomId` (see #writeGeneration): the room's cached
+   * head is taken out, and handed back (moved past the new events) by `end` if no other write
+   * overlapped this one.
+   */
+  #beginWrite(roomId: string): {
+    readonly head: RoomHead | undefined;
+    /** Whether another write started or ended since this one started. */
+    overlapped(): boolean;
+    end(head?: RoomHead): void;
+  } {
+    const head = this.#heads.peek(roomId);
+    this.#heads.delete(roomId);
+    this.#writesInProgress += 1;
+    const generation = ++this.#writeGeneration;
+    const overlapped = () => generation !== this.#writeGeneration;
+    let ended = false;
+    return {
+      head,
+      overlapped,
+      end: (newHead) => {
+        if (ended) return;
+        ended = true;
+        if (newHead !== undefined && !overlapped()) this.#heads.set(roomId, newHead);
+        this.#writesInProgress -= 1;
+        this.#writeGeneration += 1;
+      },
+    };
+  }
+
+  /**
+   * What the caches learn once an event is committed. `alone`: no other write overlapped this
+   * one (one that did may have changed the verdict: an outlier joining the graph).
+   */
+  #committed(event: RoomEvent, rejectedReason: string | null, alone: boolean): void {
+    this.#events.set(event.eventId, event);
+    if (alone) this.#verdicts.set(event.eventId, rejectedReason);
+    else this.#verdicts.delete(event.eventId);
+  }
+
+  /**
+   * Writes an event in `trx`: its row and edges (or an outlier's promotion), the state group
+   * after it, and the forward extremities. Throws `AlreadyStored` if it is stored already.
+   */
+  async #writeEvent(
+    trx: Transaction<Database>,
+    event: RoomEvent,
+    verdict: Verdict,
+    state: PlannedState | undefined,
+  ): Promise<WrittenEvent> {
+    const { outlier, softFailed, rejectedReason } = verdict;
+    // Taken first: it serialises event writers, so the check below cannot race another.
+    const streamOrdering = await nextSequenceValue(trx, 'stream_ordering');
+    const inserted = await insertEvent(
+      trx,
+      {
+        event_id: event.eventId,
+        room_id: event.roomId,
+        type: event.type,
+        state_key: event.stateKey ?? null,
+        sender: event.sender,
+        depth: event.depth,
+        origin_server_ts: event.originServerTs,
+        stream_ordering: streamOrdering,
+        outlier: outlier ? 1 : 0,
+        soft_failed: softFailed ? 1 : 0,
+        rejected_reason: rejectedReason,
+        pdu: JSON.stringify(event.pdu),
+      },
+      event.prevEventIds,
+      event.authEventIds,
+    );
+    if (!inserted) {
+      const [current] = await selectEventMetadata(trx, [event.eventId]);
+      if (current === undefined) throw new RoomGraphError(`${event.eventId} vanished`);
+      if (!(current.outlier === 1 && !outlier)) throw new AlreadyStored(current.stream_ordering);
+      await updateOutlierToEvent(trx, event.eventId, {
+        stream_ordering: streamOrdering,
+        soft_failed: softFailed ? 1 : 0,
+        rejected_reason: rejectedReason,
+      });
+    }
+    let group: StateGroupInfo | undefined;
+    if (state !== undefined) {
+      const { plan } = state;
+      let stateGroup: number;
+      if (plan.kind === 'existing') {
+        stateGroup = plan.stateGroup;
+      } else {
+        group = await insertStateGroup(trx, event.roomId, plan);
+        stateGroup = group.stateGroup;
+      }
+      await insertEventStateGroup(trx, {
+        eventId: event.eventId,
+        stateGroup,
+        replacesState: state.replacesState,
+      });
+    }
+    let extremity = false;
+    if (!outlier && rejectedReason === null && !softFailed) {
+      extremity = await advanceForwardExtremities(
+        trx,
+        event.roomId,
+        event.eventId,
+        event.prevEventIds,
+      );
+    }
+    return { streamOrdering, group, extremity };
   }
 
   /** The auth chain of the events: every stored event reachable through `auth_events`. */
@@ -597,10 +806,10 @@ export class RoomGraph {
         ? `$${event.roomId.slice(1)}`
         : undefined;
     const ids = authEvents.map((authEvent) => authEvent.eventId);
-    const statuses = await this.eventStatuses(
+    const verdicts = await this.#verdictsOf(
       impliedCreateId === undefined ? ids : [...ids, impliedCreateId],
     );
-    const isRejected = (id: string) => statuses.get(id)?.rejectedReason !== undefined;
+    const isRejected = (id: string) => typeof verdicts.get(id) === 'string';
 
     const listCheck = checkAuthEventsList(event, authEvents, version, isRejected);
     if (!listCheck.allowed) return rejectionOf(listCheck);
@@ -614,12 +823,81 @@ export class RoomGraph {
     return result.allowed ? undefined : rejectionOf(result);
   }
 
+  /** The rejection reasons (null: accepted) of the stored events among `ids`. */
+  async #verdictsOf(ids: readonly string[]): Promise<Map<string, string | null>> {
+    const verdicts = new Map<string, string | null>();
+    const wanted: string[] = [];
+    for (const id of ids) {
+      const verdict = this.#verdicts.get(id);
+      if (verdict !== undefined) verdicts.set(id, verdict);
+      else wanted.push(id);
+    }
+    if (wanted.length === 0) return verdicts;
+    const generation = this.#quietGeneration();
+    const rows = await this.#db.read((db) => selectEventMetadata(db, wanted));
+    for (const row of rows) {
+      verdicts.set(row.event_id, row.rejected_reason);
+      if (generation === this.#writeGeneration)
+        this.#verdicts.set(row.event_id, row.rejected_reason);
+    }
+    return verdicts;
+  }
+
   /** The part of `state` the auth rules read for `event`, as events. */
   async #authState(event: RoomEvent, version: RoomVersion, state: StateMap): Promise<AuthState> {
     const keys: StateKey[] = [CREATE_KEY, ...authEventKeysFor(event, version)];
     const ids = keys.map((key) => state.get(key)).filter((id) => id !== undefined);
     return buildAuthState((await this.getEvents(ids)).values());
   }
+}
+
+/**
+ * The state after an event: the state before it, plus the event at its key if it is an accepted
+ * state event (`change` holds that one entry).
+ */
+function stateChange(
+  event: RoomEvent,
+  before: StateMap,
+  rejected: Rejection | undefined,
+): { after: StateMap; change: Map<StateKey, string>; replacesState: string | null } {
+  const change = new Map<StateKey, string>();
+  if (rejected !== undefined || event.stateKey === undefined) {
+    return { after: before, change, replacesState: null };
+  }
+  const key = stateKeyOf(event.type, event.stateKey);
+  const replacesState = before.get(key) ?? null;
+  if (replacesState === event.eventId) return { after: before, change, replacesState };
+  change.set(key, event.eventId);
+  return { after: new Map(before).set(key, event.eventId), change, replacesState };
+}
+
+/**
+ * A room's head after an accepted event joined the graph: its prev events stop being
+ * extremities and it becomes one (unless a stored event already follows it). The state is
+ * known when the event is then the only extremity: the state after it.
+ */
+function headAfter(
+  head: RoomHead,
+  event: RoomEvent,
+  becameExtremity: boolean,
+  stateAfter: StateMap | undefined,
+): RoomHead {
+  const prevs = new Set(event.prevEventIds);
+  const extremities = head.extremities.filter((id) => !prevs.has(id));
+  if (becameExtremity) extremities.push(event.eventId);
+  extremities.sort();
+  const onlyThis = extremities.length === 1 && extremities[0] === event.eventId;
+  return onlyThis && stateAfter !== undefined
+    ? { extremities, state: stateAfter }
+    : { extremities };
+}
+
+/** Whether two lists hold the same IDs (`sorted` is sorted, `ids` has no duplicates). */
+function sameIds(sorted: readonly string[], ids: readonly string[]): boolean {
+  if (sorted.length !== ids.length) return false;
+  if (ids.length === 1) return sorted[0] === ids[0];
+  const other = [...ids].sort();
+  return sorted.every((id, index) => id === other[index]);
 }
 
 function rejectionOf(result: { rule: string; reason: string }): Rejection {

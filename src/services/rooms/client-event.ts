@@ -15,6 +15,8 @@ import { selectTxnIdsOfEvents } from '../../storage/rooms/txn-ids.js';
 import { selectReplacedStates } from '../../storage/rooms/timeline.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import type { RoomGraph } from '../room-graph/room-graph.js';
+import { unsignedRoomState } from './stripped-state.js';
+import type { StrippedStateEvent, UnsignedRoomStateKey } from './stripped-state.js';
 
 export interface ClientEvent {
   event_id: string;
@@ -37,6 +39,9 @@ export interface ClientEventUnsigned {
   replaces_state?: string;
   membership?: string;
   redacted_because?: ClientEvent;
+  /** On the reader's own invite or knock: the room as it was then (stripped state). */
+  invite_room_state?: StrippedStateEvent[];
+  knock_room_state?: StrippedStateEvent[];
 }
 
 /** What the server knows about an event beyond its PDU. */
@@ -53,6 +58,8 @@ export interface ClientEventExtras {
   };
   /** The requesting user's membership at the event. */
   readonly membership?: string;
+  /** For the reader's own invite or knock: its stripped room state. */
+  readonly roomState?: { key: UnsignedRoomStateKey; events: StrippedStateEvent[] };
 }
 
 /** Formats one event for clients (pure: everything it needs is passed in). */
@@ -87,6 +94,7 @@ export function formatClientEvent(
   }
   if (extras.membership !== undefined) unsigned.membership = extras.membership;
   if (extras.redactedBecause !== undefined) unsigned.redacted_because = extras.redactedBecause;
+  if (extras.roomState !== undefined) unsigned[extras.roomState.key] = extras.roomState.events;
   return formatted;
 }
 
@@ -175,6 +183,10 @@ export class ClientEvents {
       }
       const membership = memberships?.get(event.eventId);
       if (membership !== undefined) extras.membership = membership;
+      if (reader !== undefined && event.stateKey === reader.userId && redaction === undefined) {
+        const roomState = await unsignedRoomState(this.graph, event);
+        if (roomState !== undefined) extras.roomState = roomState;
+      }
       formatted.push(formatClientEvent(event, version, now, extras));
     }
     return formatted;

@@ -138,26 +138,19 @@ export class RoomCreation {
   ): Promise<boolean> {
     const { graph } = this.deps;
     const create = events[0] as RoomEvent;
-    return this.deps.events.withRoomLock(roomId, async (persist) => {
+    return this.deps.events.withRoomLock(roomId, async (_persist, persistNewRoom) => {
       const taken = version.roomIdFromCreateEvent
         ? (await graph.eventStatuses([create.eventId])).size > 0
         : (await graph.roomVersionOf(roomId)) !== undefined;
       if (taken) return false;
-      await graph.createRoom(roomId, version.id);
-      let previous: RoomEvent | undefined;
-      for (const event of events) {
-        if (previous === undefined) {
-          await persist(event, new Map<StateKey, string>(), async (trx) => {
-            if (alias !== undefined && !(await insertAlias(trx, alias, roomId, creator))) {
-              throw new MatrixError('M_ROOM_IN_USE', `Room alias ${alias} is already in use`);
-            }
-            if (publish) await upsertDirectoryVisibility(trx, roomId, 'public');
-          });
-        } else {
-          await persist(event, await graph.computeStateBefore(roomId, [previous.eventId]));
+      // One transaction: a failure part-way leaves no trace of the room.
+      await persistNewRoom(version, events, async (trx, _position, event) => {
+        if (event !== create) return;
+        if (alias !== undefined && !(await insertAlias(trx, alias, roomId, creator))) {
+          throw new MatrixError('M_ROOM_IN_USE', `Room alias ${alias} is already in use`);
         }
-        previous = event;
-      }
+        if (publish) await upsertDirectoryVisibility(trx, roomId, 'public');
+      });
       return true;
     });
   }

@@ -84,6 +84,16 @@ export type PersistLocal = (
   withinTransaction?: WithinTransaction,
 ) => Promise<number>;
 
+/**
+ * Stores a new room and its first events (built inside `withRoomLock`) in one transaction;
+ * `withinTransaction` runs after each event.
+ */
+export type PersistNewRoom = (
+  version: RoomVersion,
+  events: readonly RoomEvent[],
+  withinTransaction?: WithinTransaction,
+) => Promise<number[]>;
+
 /** Thrown inside the storing transaction when another request took the transaction ID first. */
 class TxnIdTaken extends Error {
   constructor(readonly eventId: string) {
@@ -179,11 +189,14 @@ export class RoomEvents {
   }
 
   /**
-   * Runs `fn` holding the room's lock, with a function that stores events built by this server
-   * (with their bookkeeping); announces them once the lock is released. Room creation uses it
-   * to store the first events of a room it validated beforehand.
+   * Runs `fn` holding the room's lock, with functions that store events built by this server
+   * (with their bookkeeping); announces them once the lock is released. Room creation uses
+   * `persistNewRoom` to store the first events of a room it validated beforehand.
    */
-  async withRoomLock<T>(roomId: string, fn: (persist: PersistLocal) => Promise<T>): Promise<T> {
+  async withRoomLock<T>(
+    roomId: string,
+    fn: (persist: PersistLocal, persistNewRoom: PersistNewRoom) => Promise<T>,
+  ): Promise<T> {
     const stored: PersistedEvent[] = [];
     const persist: PersistLocal = async (event, stateBefore, withinTransaction) => {
       const streamOrdering = await this.#graph.persistEvent(event, {
@@ -196,8 +209,23 @@ export class RoomEvents {
       stored.push(announcementOf(event, streamOrdering));
       return streamOrdering;
     };
+    const persistNewRoom: PersistNewRoom = async (version, events, withinTransaction) => {
+      const positions = await this.#graph.persistNewRoom(
+        roomId,
+        version,
+        events,
+        async (trx, position, event) => {
+          await recordEvent(trx, event, position);
+          await withinTransaction?.(trx, position, event);
+        },
+      );
+      events.forEach((event, index) => {
+        stored.push(announcementOf(event, positions[index] as number));
+      });
+      return positions;
+    };
     try {
-      return await this.#lock.run(roomId, () => fn(persist));
+      return await this.#lock.run(roomId, () => fn(persist, persistNewRoom));
     } finally {
       // Listeners run outside the lock: one that sends into the same room must not deadlock.
       for (const event of stored) await this.persisted.emit(event);

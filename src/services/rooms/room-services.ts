@@ -16,6 +16,7 @@ import { RoomMembership } from './room-membership.js';
 import { RoomMessages } from './room-messages.js';
 import { RoomState } from './room-state.js';
 import { RoomTimeline } from './room-timeline.js';
+import { RoomUpgrade } from './room-upgrade.js';
 
 /** The services of the rooms slice: the event graph, sending events, and reading rooms. */
 export interface RoomServices {
@@ -32,6 +33,7 @@ export interface RoomServices {
   readonly roomMessages: RoomMessages;
   readonly roomState: RoomState;
   readonly roomTimeline: RoomTimeline;
+  readonly roomUpgrade: RoomUpgrade;
 }
 
 export interface RoomServicesDeps {
@@ -82,6 +84,15 @@ export function createRoomServices(deps: RoomServicesDeps): RoomServices {
     db.transact((trx) => deleteTxnIdsOfDevices(trx, userId, deviceIds)),
   );
 
+  const roomCreation = new RoomCreation({
+    graph: roomGraph,
+    events: roomEvents,
+    aliases: roomAliases,
+    users,
+    profiles,
+    serverName,
+  });
+
   return {
     roomGraph,
     roomEvents,
@@ -90,17 +101,18 @@ export function createRoomServices(deps: RoomServicesDeps): RoomServices {
     roomAccess,
     roomAliases,
     roomDirectory: new RoomDirectory(db, roomGraph, serverName),
-    roomCreation: new RoomCreation({
-      graph: roomGraph,
-      events: roomEvents,
-      aliases: roomAliases,
-      users,
-      profiles,
-      serverName,
-    }),
+    roomCreation,
     roomMembership,
     roomMessages: new RoomMessages(roomGraph, roomEvents, roomAliases, serverName),
     roomState: new RoomState(db, roomGraph, roomAccess, clientEvents),
     roomTimeline: new RoomTimeline(db, roomGraph, roomAccess, historyVisibility, clientEvents),
+    roomUpgrade: new RoomUpgrade({
+      db,
+      graph: roomGraph,
+      events: roomEvents,
+      creation: roomCreation,
+      serverName,
+      logger,
+    }),
   };
 }

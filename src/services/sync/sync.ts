@@ -13,11 +13,7 @@ import {
   type MembershipRow,
 } from '../../storage/rooms/memberships.js';
 import { selectLastEventAtOrBefore, selectTimeline } from '../../storage/rooms/timeline.js';
-import { selectReceipt } from '../../storage/ephemeral/receipts.js';
-import {
-  countUnreadMessages,
-  selectRoomsWithEventsBetween,
-} from '../../storage/sync/sync-queries.js';
+import { selectRoomsWithEventsBetween } from '../../storage/sync/sync-queries.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import type { AccountData } from '../account-data/account-data.js';
 import type { Presence, PresenceEvent, PresenceState } from '../ephemeral/presence.js';
@@ -25,14 +21,19 @@ import type { Receipts } from '../ephemeral/receipts.js';
 import type { Typing } from '../ephemeral/typing.js';
 import type { Filter } from '../filters/filter-schema.js';
 import type { Notifier } from '../notifier/notifier.js';
+import type { NotificationCounts } from '../push/notification-counts.js';
+import { PUSH_RULES_ACCOUNT_DATA_TYPE, type PushRules } from '../push/push-rules.js';
 import type { RoomGraph } from '../room-graph/room-graph.js';
 import type { ClientEvent, ClientEvents, EventReader } from '../rooms/client-event.js';
 import { matchesRoomEventFilter } from '../rooms/event-filter.js';
 import type { HistoryVisibility } from '../rooms/history-visibility.js';
 import { sortState } from '../rooms/room-timeline.js';
+import { membershipStrippedState, type StrippedStateEvent } from '../rooms/stripped-state.js';
 import { formatStreamToken } from '../rooms/stream-token.js';
+import { deviceListsSection } from './device-lists-section.js';
 import { roomIncluded, typeIncluded } from './sync-filter.js';
 import { encodeSyncToken, type StreamPositions, type SyncToken } from './sync-token.js';
+import { toDeviceSection } from './to-device-section.js';
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 /** A timeline never carries more events than this, whatever the filter asks. */
@@ -40,16 +41,6 @@ const MAX_TIMELINE_LIMIT = 1000;
 /** Rows read per step while filtering a timeline window. */
 const SCAN_BATCH = 100;
 const MAX_SCAN_STEPS = 20;
-
-/** The stripped state events an invite carries (spec: "Stripped state"). */
-const INVITE_STATE_TYPES = [
-  'm.room.create',
-  'm.room.join_rules',
-  'm.room.name',
-  'm.room.avatar',
-  'm.room.canonical_alias',
-  'm.room.encryption',
-];
 
 export interface SyncRequest {
   readonly since?: SyncToken;
@@ -85,7 +76,11 @@ export interface RoomSummary {
 const MAX_HEROES = 5;
 
 export interface InvitedRoom {
-  invite_state: EventList<StrippedEvent>;
+  invite_state: EventList<StrippedStateEvent>;
+}
+
+export interface KnockedRoom {
+  knock_state: EventList<StrippedStateEvent>;
 }
 
 export interface LeftRoom {
@@ -94,20 +89,13 @@ export interface LeftRoom {
   account_data: EventList;
 }
 
-interface StrippedEvent {
-  type: string;
-  state_key: string;
-  sender: string;
-  content: unknown;
-}
-
 export interface SyncResponse {
   next_batch: string;
   rooms: {
     join: Record<string, JoinedRoom>;
     invite: Record<string, InvitedRoom>;
     leave: Record<string, LeftRoom>;
-    knock: Record<string, never>;
+    knock: Record<string, KnockedRoom>;
   };
   account_data: EventList;
   presence: EventList<PresenceEvent>;
@@ -127,6 +115,8 @@ export interface SyncDeps {
   readonly accountData: AccountData;
   readonly streamPositions: StreamPositions;
   readonly notifier: Notifier;
+  readonly pushRules: PushRules;
+  readonly notificationCounts: NotificationCounts;
 }
 
 /** A window of a room's timeline, (`from`, `to`] in stream positions; `from` undefined: the start. */
@@ -198,7 +188,7 @@ export class Sync {
     };
     const rows = (
       await this.deps.db.read((db) =>
-        selectRoomsOfUser(db, userId, ['join', 'invite', 'leave', 'ban']),
+        selectRoomsOfUser(db, userId, ['join', 'invite', 'leave', 'ban', 'knock']),
       )
     ).filter((row) => roomIncluded(filter, row.room_id) && row.stream_ordering <= to.events);
 
@@ -212,6 +202,22 @@ export class Sync {
     response.account_data.events = accountData
       .filter((entry) => entry.roomId === '' && typeIncluded(filter.account_data, entry.event.type))
       .map((entry) => entry.event);
+    // A sync from scratch always carries the current push rules (Synapse does; clients such as
+    // matrix-js-sdk read them there), whether or not they were ever changed.
+    if (
+      (since === undefined || request.fullState) &&
+      typeIncluded(filter.account_data, PUSH_RULES_ACCOUNT_DATA_TYPE)
+    ) {
+      response.account_data.events = [
+        ...response.account_data.events.filter(
+          (event) => (event as { type: string }).type !== PUSH_RULES_ACCOUNT_DATA_TYPE,
+        ),
+        {
+          type: PUSH_RULES_ACCOUNT_DATA_TYPE,
+          content: { global: await this.deps.pushRules.ruleset(userId) },
+        },
+      ];
+    }
     const roomAccountData = new Map<string, { type: string; content: unknown }[]>();
     for (const entry of accountData) {
       if (entry.roomId === '' || !typeIncluded(filter.room?.account_data, entry.event.type)) {
@@ -286,10 +292,7 @@ export class Sync {
         state: { events: await this.deps.clientEvents.format(state, reader) },
         ephemeral: { events: ephemeral },
         account_data: { events: roomData },
-        unread_notifications: {
-          notification_count: await this.#unreadCount(userId, roomId, to.events),
-          highlight_count: 0,
-        },
+        unread_notifications: await this.#unreadCount(userId, roomId, to),
         summary:
           filter.room?.state?.lazy_load_members === true ? await this.#summary(userId, roomId) : {},
       };
@@ -299,7 +302,17 @@ export class Sync {
       if (row.membership !== 'invite') continue;
       if (since !== undefined && row.stream_ordering <= since.events) continue;
       response.rooms.invite[row.room_id] = {
-        invite_state: { events: await this.#inviteState(row) },
+        invite_state: { events: await this.#strippedState(row) },
+      };
+    }
+
+    // Knocks after `since` (all in an initial sync); once answered they move to invite,
+    // join or leave like any other membership.
+    for (const row of rows) {
+      if (row.membership !== 'knock') continue;
+      if (since !== undefined && row.stream_ordering <= since.events) continue;
+      response.rooms.knock[row.room_id] = {
+        knock_state: { events: await this.#strippedState(row) },
       };
     }
 
@@ -338,6 +351,13 @@ export class Sync {
     response.presence.events = (
       await this.deps.presence.changesBetween(userId, since?.presence ?? 0, to.presence)
     ).filter((event) => typeIncluded(filter.presence, event.type, event.sender));
+
+    // To-device messages and device lists (docs/to-device.md): a long to-device queue stops
+    // next_batch at the last message delivered.
+    const toDevice = await toDeviceSection(this.deps.db, reader, since?.to_device, to.to_device);
+    response.to_device.events = toDevice.events;
+    response.device_lists = await deviceListsSection(this.deps, userId, since, to);
+    response.next_batch = encodeSyncToken({ ...to, to_device: toDevice.position });
     return response;
   }
 
@@ -494,40 +514,25 @@ export class Sync {
   }
 
   /**
-   * Messages from others after the user's latest read receipt (public or private). This
-   * approximates push rule notification counts: there are no push rules yet.
+   * The room's unread notifications up to `to`: events from others after the user's read
+   * receipt that their push rules notify (and highlight) for. See NotificationCounts.
    */
-  async #unreadCount(userId: string, roomId: string, upTo: number): Promise<number> {
-    const readIds = await this.deps.db.read(async (db) => {
-      const ids: string[] = [];
-      for (const receiptType of ['m.read', 'm.read.private']) {
-        const receipt = await selectReceipt(db, { roomId, receiptType, userId, threadId: '' });
-        if (receipt !== undefined) ids.push(receipt.eventId);
-      }
-      return ids;
-    });
-    const statuses = await this.deps.roomGraph.eventStatuses(readIds);
-    let after = 0;
-    for (const status of statuses.values()) after = Math.max(after, status.streamOrdering);
-    return this.deps.db.read((db) => countUnreadMessages(db, roomId, userId, after, upTo));
+  async #unreadCount(
+    userId: string,
+    roomId: string,
+    to: SyncToken,
+  ): Promise<JoinedRoom['unread_notifications']> {
+    const counts = await this.deps.notificationCounts.countsFor(userId, roomId, to);
+    return { notification_count: counts.notifications, highlight_count: counts.highlights };
   }
 
-  /** The stripped state of an invite: the room's essentials and the inviter's and invitee's members. */
-  async #inviteState(row: MembershipRow): Promise<StrippedEvent[]> {
-    const state = (await this.deps.roomGraph.stateAfterEvent(row.event_id)) ?? new Map();
-    const keys = INVITE_STATE_TYPES.map((type) => stateKeyOf(type, ''));
-    keys.push(stateKeyOf('m.room.member', row.sender), stateKeyOf('m.room.member', row.user_id));
-    const ids = [...new Set(keys.map((key) => state.get(key)).filter((id) => id !== undefined))];
-    const found = await this.deps.roomGraph.getEvents(ids);
-    return ids
-      .map((id) => found.get(id))
-      .filter((event) => event !== undefined)
-      .map((event) => ({
-        type: event.type,
-        state_key: event.stateKey ?? '',
-        sender: event.sender,
-        content: event.content,
-      }));
+  /** The stripped state of an invite or knock (`invite_state`, `knock_state`). */
+  async #strippedState(row: MembershipRow): Promise<StrippedStateEvent[]> {
+    return membershipStrippedState(this.deps.roomGraph, {
+      eventId: row.event_id,
+      sender: row.sender,
+      userId: row.user_id,
+    });
   }
 }
 
@@ -538,7 +543,11 @@ function isEmpty(response: SyncResponse): boolean {
     Object.keys(rooms.join).length === 0 &&
     Object.keys(rooms.invite).length === 0 &&
     Object.keys(rooms.leave).length === 0 &&
+    Object.keys(rooms.knock).length === 0 &&
     response.account_data.events.length === 0 &&
-    response.presence.events.length === 0
+    response.presence.events.length === 0 &&
+    response.to_device.events.length === 0 &&
+    response.device_lists.changed.length === 0 &&
+    response.device_lists.left.length === 0
   );
 }

@@ -1,4 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
+import { insertDeviceListChange } from '../devices/device-list-changes.js';
+import { deleteInboxOfDevices } from '../devices/to-device-inbox.js';
+import { deleteToDeviceTxnIdsOfDevices } from '../devices/to-device-txn-ids.js';
 import type { Database, DevicesTable } from '../schema.js';
 
 export type DeviceRow = Selectable<DevicesTable>;
@@ -11,6 +14,7 @@ export interface NewDevice {
   now: number;
 }
 
+/** Creates a device; the user's device list changes (the `device_lists` stream moves). */
 export async function insertDevice(trx: Kysely<Database>, device: NewDevice): Promise<void> {
   await trx
     .insertInto('devices')
@@ -23,6 +27,7 @@ export async function insertDevice(trx: Kysely<Database>, device: NewDevice): Pr
       created_ts: device.now,
     })
     .execute();
+  await insertDeviceListChange(trx, device.userId);
 }
 
 export async function selectDevice(
@@ -47,7 +52,10 @@ export async function selectDevices(db: Kysely<Database>, userId: string): Promi
     .execute();
 }
 
-/** Returns false when the user has no such device. */
+/**
+ * Renames a device (a change of the user's device list); returns false when the user has no
+ * such device.
+ */
 export async function updateDeviceDisplayName(
   trx: Kysely<Database>,
   userId: string,
@@ -60,7 +68,9 @@ export async function updateDeviceDisplayName(
     .where('user_id', '=', userId)
     .where('device_id', '=', deviceId)
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const found = Number(result.numUpdatedRows) === 1;
+  if (found) await insertDeviceListChange(trx, userId);
+  return found;
 }
 
 export async function updateDeviceLastSeen(
@@ -101,7 +111,11 @@ export async function deleteDeviceTokens(
     .execute();
 }
 
-/** Deletes devices with their access and refresh tokens; returns the IDs that existed. */
+/**
+ * Deletes devices with their access and refresh tokens, pending to-device messages and
+ * to-device transaction IDs; returns the IDs that existed. The user's device list changes when
+ * any did.
+ */
 export async function deleteDevices(
   trx: Kysely<Database>,
   userId: string,
@@ -115,7 +129,13 @@ export async function deleteDevices(
     .where('device_id', 'in', deviceIds)
     .returning('device_id')
     .execute();
-  return deleted.map((row) => row.device_id);
+  const deletedIds = deleted.map((row) => row.device_id);
+  if (deletedIds.length > 0) {
+    await deleteInboxOfDevices(trx, userId, deletedIds);
+    await deleteToDeviceTxnIdsOfDevices(trx, userId, deletedIds);
+    await insertDeviceListChange(trx, userId);
+  }
+  return deletedIds;
 }
 
 /**

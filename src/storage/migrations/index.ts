@@ -4,6 +4,8 @@ import * as m0002 from './0002-room-graph.js';
 import * as m0003 from './0003-accounts.js';
 import * as m0004 from './0004-rooms.js';
 import * as m0005 from './0005-ephemeral.js';
+import * as m0006 from './0006-push-rules.js';
+import * as m0007 from './0007-device-streams.js';
 
 /**
  * Every migration, by name. Kysely applies them in name order and records each name in the
@@ -16,6 +18,8 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0003-accounts': m0003,
   '0004-rooms': m0004,
   '0005-ephemeral': m0005,
+  '0006-push-rules': m0006,
+  '0007-device-streams': m0007,
 });
 
 export function migrationNames(): string[] {

@@ -21,15 +21,20 @@ const METADATA_COLUMNS = [
 
 /**
  * Stores an event row and its prev and auth edges (each distinct ID once: a PDU listing an ID
- * twice is stored as one edge). The event must not be stored yet.
+ * twice is stored as one edge). Returns false, storing nothing, if the event is stored already.
  */
 export async function insertEvent(
   trx: Kysely<Database>,
   row: Selectable<EventsTable>,
   prevEventIds: readonly string[],
   authEventIds: readonly string[],
-): Promise<void> {
-  await trx.insertInto('events').values(row).execute();
+): Promise<boolean> {
+  const inserted = await trx
+    .insertInto('events')
+    .values(row)
+    .onConflict((oc) => oc.column('event_id').doNothing())
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
   const prevRows = [...new Set(prevEventIds)].map((prev_event_id) => ({
     event_id: row.event_id,
     prev_event_id,
@@ -44,6 +49,7 @@ export async function insertEvent(
   for (const batch of batches(authRows, MAX_ROWS_PER_INSERT)) {
     await trx.insertInto('event_auth_events').values(batch).execute();
   }
+  return true;
 }
 
 /**

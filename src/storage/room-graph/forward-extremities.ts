@@ -19,14 +19,14 @@ export async function selectForwardExtremities(
  * Moves the room's extremities past a newly stored accepted event: its prev_events stop being
  * extremities, and it becomes one unless an accepted event already stored lists it among its
  * prev_events (it arrived late, e.g. fetched as a missing event). Call it in the transaction that
- * stores the event, after the event row.
+ * stores the event, after the event row. Returns whether the event became an extremity.
  */
 export async function advanceForwardExtremities(
   trx: Kysely<Database>,
   roomId: string,
   eventId: string,
   prevEventIds: readonly string[],
-): Promise<void> {
+): Promise<boolean> {
   const prevs = [...new Set(prevEventIds)];
   if (prevs.length > 0) {
     await trx
@@ -35,21 +35,27 @@ export async function advanceForwardExtremities(
       .where('event_id', 'in', prevs)
       .execute();
   }
-  const child = await trx
-    .selectFrom('event_prev_events')
-    .innerJoin('events', 'events.event_id', 'event_prev_events.event_id')
-    .select('events.event_id')
-    .where('event_prev_events.prev_event_id', '=', eventId)
-    .where('events.outlier', '=', 0)
-    .where('events.soft_failed', '=', 0)
-    .where('events.rejected_reason', 'is', null)
-    .limit(1)
+  // Inserted unless an accepted stored event lists it among its prev_events: one statement.
+  const inserted = await trx
+    .insertInto('event_forward_extremities')
+    .columns(['room_id', 'event_id'])
+    .expression(
+      trx
+        .selectNoFrom((eb) => [eb.val(roomId).as('room_id'), eb.val(eventId).as('event_id')])
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('event_prev_events')
+                .innerJoin('events', 'events.event_id', 'event_prev_events.event_id')
+                .select('events.event_id')
+                .where('event_prev_events.prev_event_id', '=', eventId)
+                .where('events.outlier', '=', 0)
+                .where('events.soft_failed', '=', 0)
+                .where('events.rejected_reason', 'is', null),
+            ),
+          ),
+        ),
+    )
     .executeTakeFirst();
-  if (child === undefined) {
-    await trx
-      .insertInto('event_forward_extremities')
-      .values({ room_id: roomId, event_id: eventId })
-      .onConflict((oc) => oc.columns(['room_id', 'event_id']).doNothing())
-      .execute();
-  }
+  return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import { MAX_IDS_PER_QUERY, batches } from '../room-graph/batches.js';
+import { deleteRowsOfDevices } from '../accounts/device-rows.js';
 
 /** A transaction ID is scoped to a device and an endpoint path (`scope`, without the ID). */
 export interface TxnKey {
@@ -79,11 +80,5 @@ export async function deleteTxnIdsOfDevices(
   userId: string,
   deviceIds: readonly string[],
 ): Promise<void> {
-  for (const batch of batches([...new Set(deviceIds)], MAX_IDS_PER_QUERY)) {
-    await trx
-      .deleteFrom('event_txn_ids')
-      .where('user_id', '=', userId)
-      .where('device_id', 'in', batch)
-      .execute();
-  }
+  await deleteRowsOfDevices(trx, 'event_txn_ids', userId, deviceIds);
 }

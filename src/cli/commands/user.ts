@@ -1,0 +1,87 @@
+import { Option, type Command } from 'commander';
+import { isMatrixError } from '../../core/errors.js';
+import { LocalTenantStore } from '../../controller/local-tenant-store.js';
+import { openTenantAccounts } from '../../homeserver/tenant-accounts.js';
+import { checkNewPassword } from '../../services/users/users.js';
+import { createProcessLogger } from '../logger.js';
+import { choosePasswordSource, readPassword } from '../read-password.js';
+import { EMBEDDED_TENANT } from './up.js';
+
+interface CreateOptions {
+  dataDir: string;
+  tenant: string;
+  admin?: boolean;
+  passwordFile?: string;
+  passwordStdin?: boolean;
+}
+
+/**
+ * `marina user create`: the first account of a tenant whose registration is closed, without
+ * shared-secret HTTP calls. It goes through the same services as registration (username rules,
+ * password policy, scrypt hashing, one transaction), on its own connection to the tenant's
+ * database, so `marina up` may be running or not.
+ */
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('manage the accounts of a tenant');
+
+  user
+    .command('create')
+    .description(
+      'create an account and print its user ID; asks for the password twice on a terminal',
+    )
+    .argument('<username>', 'localpart of the new user ID (lower-cased, as registration does)')
+    .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
+    .option('--tenant <server_name>', 'the tenant to create the account on', EMBEDDED_TENANT)
+    .option('--admin', 'make the user a server admin')
+    .addOption(
+      new Option('--password-file <file>', 'read the password from FILE').conflicts(
+        'passwordStdin',
+      ),
+    )
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (username: string, options: CreateOptions) => {
+      const source = choosePasswordSource(options, process.stdin.isTTY === true);
+      const store = new LocalTenantStore(options.dataDir);
+      if (!(await store.exists(options.tenant))) {
+        const firstRun =
+          options.tenant === EMBEDDED_TENANT ? ' (`marina up` creates it on its first run)' : '';
+        throw new Error(
+          `no tenant ${options.tenant} in ${store.dataDir}${firstRun}; ` +
+            `list the tenants with: marina tenant list --data-dir ${options.dataDir}`,
+        );
+      }
+      const config = await store.load(options.tenant);
+      const logger = createProcessLogger('marina', { stream: 'stderr', defaultLevel: 'warn' });
+      const accounts = await openTenantAccounts(config, { logger });
+      try {
+        const { registration } = accounts.services;
+        // The username first, so nobody types a password for an account that cannot exist.
+        const localpart = await registration.checkUsername(username);
+        const password = await readPassword(source, {
+          input: process.stdin,
+          output: process.stderr,
+        });
+        checkNewPassword(password);
+        const { userId } = await registration.createAccount({
+          localpart,
+          password,
+          isAdmin: options.admin === true,
+          isGuest: false,
+        });
+        process.stdout.write(`${userId}\n`);
+      } catch (error) {
+        throw explain(error, username, options.tenant);
+      } finally {
+        await accounts.close();
+      }
+    });
+}
+
+/** Registration's Matrix errors, worded for a terminal. */
+function explain(error: unknown, username: string, tenant: string): unknown {
+  if (!isMatrixError(error)) return error;
+  if (error.errcode === 'M_USER_IN_USE') {
+    return new Error(`the user "${username}" already exists on ${tenant} (M_USER_IN_USE)`);
+  }
+  return new Error(`cannot create the user "${username}": ${error.message} (${error.errcode})`);
+}
