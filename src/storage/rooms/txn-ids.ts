@@ -38,7 +38,7 @@ export async function insertTxnId(
   roomId: string,
   eventId: string,
 ): Promise<string> {
-  await trx
+  const inserted = await trx
     .insertInto('event_txn_ids')
     .values({
       user_id: key.userId,
@@ -49,7 +49,8 @@ export async function insertTxnId(
       room_id: roomId,
     })
     .onConflict((oc) => oc.columns(['user_id', 'device_id', 'scope', 'txn_id']).doNothing())
-    .execute();
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return eventId;
   return (await selectTxnEventId(trx, key)) ?? eventId;
 }
 
