@@ -63,11 +63,12 @@ describe('createInternalApi', () => {
 
   it('refuses callers without the right token with 401 M_UNKNOWN_TOKEN', async () => {
     const url = await start();
-    for (const headers of [
+    const attempts: Array<Record<string, string>> = [
       {},
       { Authorization: 'Bearer wrong' },
       { Authorization: 'secret-token' },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const response = await fetch(`${url}/things/a`, { method: 'PUT', headers });
       expect(response.status).toBe(401);
       expect(await response.json()).toMatchObject({ errcode: 'M_UNKNOWN_TOKEN' });

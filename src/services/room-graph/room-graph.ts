@@ -119,6 +119,13 @@ export interface PersistEventOptions {
   ) => Promise<void>;
 }
 
+/** Where a stored event sits in its room (see `placementsOf`). */
+export interface EventPlacement {
+  readonly stateAfter: StateMap;
+  readonly replacesState: string | null;
+  readonly streamOrdering: number;
+}
+
 /** How a stored event was handled. */
 export interface EventStatus {
   readonly eventId: string;
@@ -297,6 +304,24 @@ export class RoomGraph {
   async stateAfterEvent(eventId: string): Promise<StateMap | undefined> {
     const row = (await this.#db.read((db) => selectEventStates(db, [eventId]))).get(eventId);
     return row === undefined ? undefined : (await this.#group(row.stateGroup)).state;
+  }
+
+  /**
+   * Where stored events sit in their rooms, in one query: for each of `ids` that is part of a
+   * room's graph (outliers and unknown events are left out), the state after it, the event it
+   * replaced at its state key (null: none, or not a state event) and its stream position.
+   */
+  async placementsOf(ids: readonly string[]): Promise<Map<string, EventPlacement>> {
+    const rows = await this.#db.read((db) => selectEventStates(db, ids));
+    const placements = new Map<string, EventPlacement>();
+    for (const row of rows.values()) {
+      placements.set(row.eventId, {
+        stateAfter: (await this.#group(row.stateGroup)).state,
+        replacesState: row.replacesState,
+        streamOrdering: row.streamOrdering,
+      });
+    }
+    return placements;
   }
 
   /** The room state before a stored event; undefined if it is unknown or an outlier. */

@@ -128,7 +128,13 @@ export class ClientEvents {
     if (events.length === 0) return [];
     const ids = events.map((event) => event.eventId);
     const [replacedIds, txnIds] = await Promise.all([
-      this.db.read((db) => selectReplacedStates(db, ids)),
+      // Only state events replace anything.
+      this.db.read((db) =>
+        selectReplacedStates(
+          db,
+          events.filter((event) => event.stateKey !== undefined).map((event) => event.eventId),
+        ),
+      ),
       reader?.deviceId === undefined
         ? Promise.resolve(new Map<string, string>())
         : this.db.read((db) =>

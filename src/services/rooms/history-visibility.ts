@@ -7,7 +7,6 @@
 import { stateKeyOf } from '../../protocol/room-event.js';
 import type { RoomEvent, StateMap } from '../../protocol/room-event.js';
 import { selectMembership } from '../../storage/rooms/memberships.js';
-import { selectReplacedStates } from '../../storage/rooms/timeline.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import type { RoomGraph } from '../room-graph/room-graph.js';
 
@@ -57,9 +56,8 @@ export class HistoryVisibility {
     const memberships = new Map<string, string>();
     if (events.length === 0) return { events: [], memberships };
     const ids = events.map((event) => event.eventId);
-    const [statuses, replaced, row] = await Promise.all([
-      this.graph.eventStatuses(ids),
-      this.db.read((db) => selectReplacedStates(db, ids)),
+    const [placements, row] = await Promise.all([
+      this.graph.placementsOf(ids),
       this.db.read((db) => selectMembership(db, roomId, userId)),
     ]);
     const lastJoin = row?.last_join_stream_ordering ?? undefined;
@@ -67,11 +65,12 @@ export class HistoryVisibility {
 
     const visible: RoomEvent[] = [];
     for (const event of events) {
-      const after = await this.graph.stateAfterEvent(event.eventId);
-      if (after === undefined) continue; // an outlier: not part of any timeline
+      const placement = placements.get(event.eventId);
+      if (placement === undefined) continue; // an outlier: not part of any timeline
+      const after = placement.stateAfter;
       const isOwnMember = event.type === 'm.room.member' && event.stateKey === userId;
       const isVisibilityEvent = event.type === 'm.room.history_visibility' && event.stateKey === '';
-      const replacedId = replaced.get(event.eventId);
+      const replacedId = placement.replacesState ?? undefined;
 
       const membershipAfter = await this.#membership(after, memberKey);
       const membershipBefore = isOwnMember
@@ -84,9 +83,7 @@ export class HistoryVisibility {
           )
         : visibilityAfter;
 
-      const joinedLater =
-        lastJoin !== undefined &&
-        lastJoin >= (statuses.get(event.eventId)?.streamOrdering ?? Infinity);
+      const joinedLater = lastJoin !== undefined && lastJoin >= placement.streamOrdering;
       const allowed = (visibility: HistoryVisibilityValue, membership: string | undefined) =>
         isAllowed(visibility, membership, joinedLater);
       // The user's own member events and visibility changes count if either side allows them.

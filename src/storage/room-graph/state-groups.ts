@@ -283,6 +283,7 @@ export interface EventStateRow extends EventStateGroupRow {
   readonly type: string;
   readonly stateKey: string | null;
   readonly rejected: boolean;
+  readonly streamOrdering: number;
 }
 
 /** The state groups (state after) of those of `eventIds` that have one (outliers have none). */
@@ -303,6 +304,7 @@ export async function selectEventStates(
         'e.type',
         'e.state_key',
         'e.rejected_reason',
+        'e.stream_ordering',
       ])
       .where('s.event_id', 'in', batch)
       .execute();
@@ -315,6 +317,7 @@ export async function selectEventStates(
         type: row.type,
         stateKey: row.state_key,
         rejected: row.rejected_reason !== null,
+        streamOrdering: Number(row.stream_ordering),
       });
     }
   }
