@@ -6,6 +6,9 @@ const storageTests = ['src/**/*.storage.test.ts', 'test/**/*.storage.test.ts'];
 
 export default defineConfig({
   test: {
+    // Tenant databases check for nested transactions in tests (off in production: see
+    // `scopeChecks` in src/storage/tenant-database.ts). Processes the tests spawn inherit it.
+    env: { MARINA_DB_SCOPE_CHECKS: '1' },
     reporters: ['default', './test/helpers/dialect-summary-reporter.ts'],
     projects: [
       {

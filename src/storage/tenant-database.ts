@@ -21,6 +21,12 @@ import {
 
 /** How long a SQLite statement waits for another connection's lock before failing. */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * SQLite page cache per connection, in KiB (negative `cache_size`): 512 KiB rather than
+ * SQLite's default of 2,000 KiB, because a shard keeps hundreds of tenants awake, each with
+ * two connections.
+ */
+const SQLITE_CACHE_KIB = 512;
 /** With a checkpointer, a checkpoint is asked for after this many commits (~1,000 WAL pages). */
 const COMMITS_PER_CHECKPOINT = 100;
 /** With a checkpointer, SQLite still checkpoints by itself past this many WAL pages (~40 MB). */
@@ -43,6 +49,13 @@ export interface OpenTenantDatabaseOptions {
   logger?: Logger;
   /** SQLite: checkpoint the WAL on this worker rather than inside commits (see WalCheckpointer). */
   walCheckpointer?: WalCheckpointer;
+  /**
+   * Refuse `transact` nested in a transaction, and let work in progress start more work while
+   * closing (see `TenantDatabase`). It tracks scopes with AsyncLocalStorage, which on Node 20
+   * makes every promise of the process slower (~10% of a request's CPU): on in tests, off in
+   * production. Default: on when the environment sets MARINA_DB_SCOPE_CHECKS=1.
+   */
+  scopeChecks?: boolean;
 }
 
 /**
@@ -62,11 +75,14 @@ export interface TenantDatabase {
    * Runs `fn` in one transaction: committed when it resolves, rolled back entirely when it
    * throws (the error is rethrown). On SQLite transactions run one at a time; on PostgreSQL they
    * run concurrently at READ COMMITTED, so lock what you read-modify-write (`.forUpdate()`) or
-   * update atomically (`set n = n + 1`). Calling `transact` again from inside `fn` is refused (it
-   * would deadlock): use `trx`.
+   * update atomically (`set n = n + 1`). Never call `transact` again from inside `fn` (it would
+   * deadlock): use `trx`. With scope checks on (tests), such a call is refused with an error.
    */
   transact<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
-  /** Waits for reads and transactions in progress, then frees connections. Idempotent. */
+  /**
+   * Waits for reads and transactions in progress, then frees connections; new work is refused
+   * (with scope checks on, work started by work in progress is still let through). Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -100,7 +116,8 @@ export async function openTenantDatabase(
     throw error instanceof TenantDatabaseError ? error : databaseError('open', config, error);
   }
   log?.debug({ database: where, dialect: config.dialect }, 'tenant database opened');
-  return new OpenTenantDatabase(config.dialect, serverName, where, connections, log);
+  const scopeChecks = options.scopeChecks ?? process.env['MARINA_DB_SCOPE_CHECKS'] === '1';
+  return new OpenTenantDatabase(config.dialect, serverName, where, connections, log, scopeChecks);
 }
 
 /** Which connection serves reads and which serves transactions (the same one on PostgreSQL). */
@@ -139,6 +156,7 @@ async function connectSqlite(
     }
     writerFile.pragma('synchronous = NORMAL');
     writerFile.pragma('foreign_keys = ON');
+    writerFile.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
     if (checkpointer !== undefined) {
       writerFile.pragma(`wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
     }
@@ -148,6 +166,7 @@ async function connectSqlite(
     // query_only rather than `readonly: true`: a read-only handle cannot recover a WAL file.
     readerFile.pragma('query_only = ON');
     readerFile.pragma('foreign_keys = ON');
+    readerFile.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
 
     const writer = new Kysely<Database>({
       dialect: new ImmediateSqliteDialect({ database: withStatementCache(writerFile) }),
@@ -332,7 +351,8 @@ class OpenTenantDatabase implements TenantDatabase {
   readonly #connections: Connections;
   readonly #log: Logger | undefined;
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #scopes = new AsyncLocalStorage<Scope>();
+  /** Undefined without scope checks. */
+  readonly #scopes: AsyncLocalStorage<Scope> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -341,7 +361,9 @@ class OpenTenantDatabase implements TenantDatabase {
     where: string,
     connections: Connections,
     log: Logger | undefined,
+    scopeChecks: boolean,
   ) {
+    this.#scopes = scopeChecks ? new AsyncLocalStorage<Scope>() : undefined;
     this.dialect = dialect;
     this.serverName = serverName;
     this.#where = where;
@@ -354,7 +376,7 @@ class OpenTenantDatabase implements TenantDatabase {
   }
 
   transact<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    const parent = this.#scopes.getStore();
+    const parent = this.#scopes?.getStore();
     if (parent?.active && parent.inTransaction) {
       return Promise.reject(
         new TenantDatabaseError(
@@ -380,7 +402,7 @@ class OpenTenantDatabase implements TenantDatabase {
   }
 
   async #run<T>(inTransaction: boolean, op: () => Promise<T>): Promise<T> {
-    const parent = this.#scopes.getStore();
+    const parent = this.#scopes?.getStore();
     const nested = parent?.active === true;
     if (this.#closing && !nested) {
       throw new TenantDatabaseError(
@@ -393,7 +415,7 @@ class OpenTenantDatabase implements TenantDatabase {
       active: true,
       inTransaction: inTransaction || (nested && parent.inTransaction),
     };
-    const promise = this.#scopes.run(scope, async () => op());
+    const promise = this.#scopes === undefined ? op() : this.#scopes.run(scope, async () => op());
     this.#inflight.add(promise);
     try {
       return await promise;
