@@ -60,6 +60,7 @@ import { getMessages } from './client/rooms/get-messages.js';
 import { sync } from './client/sync/sync.js';
 import { sendToDevice } from './client/to-device/send-to-device.js';
 import { getGlobalPushRules, getPushRules } from './client/pushrules/get-push-rules.js';
+import { getTurnServer } from './client/voip/get-turn-server.js';
 import { getPushRule } from './client/pushrules/get-push-rule.js';
 import { setPushRule } from './client/pushrules/set-push-rule.js';
 import { deletePushRule } from './client/pushrules/delete-push-rule.js';
@@ -176,4 +177,6 @@ export const tenantEndpoints: readonly Endpoint[] = [
   sendToDevice,
   // Room upgrades.
   upgradeRoom,
+  // Voice over IP: TURN credentials.
+  getTurnServer,
 ];

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { TenantDatabase } from '../storage/tenant-database.js';
 import { AccountData } from './account-data/account-data.js';
+import { IgnoredUsers } from './account-data/ignored-users.js';
 import { DeviceLists } from './devices/device-lists.js';
 import { Devices } from './devices/devices.js';
 import { ToDevice } from './devices/to-device.js';
@@ -35,6 +36,7 @@ export interface AccountServices {
   readonly sharedSecretRegistration: SharedSecretRegistration;
   readonly profiles: Profiles;
   readonly accountData: AccountData;
+  readonly ignoredUsers: IgnoredUsers;
   readonly filters: Filters;
   readonly pushRules: PushRules;
 }
@@ -95,6 +97,7 @@ export function createAccountServices(deps: AccountServicesDeps): AccountService
     ),
     profiles: new Profiles(db, logger),
     accountData,
+    ignoredUsers: new IgnoredUsers(db, accountData),
     filters: new Filters(db),
     pushRules,
   };

@@ -39,6 +39,12 @@ export const tenantConfigSchema = z.object({
   public_baseurl: z.string().url().optional(),
   /** `m.server` of `/.well-known/matrix/server`; default: host and port of public_baseurl. */
   well_known_server: z.string().min(1).optional(),
+  /** TURN servers for calls (`GET /voip/turnServer`); none: clients get `{}` and use no TURN. */
+  turn_uris: z.array(z.string().regex(/^turns?:/)).optional(),
+  /** coturn's `static-auth-secret`: credentials are derived from it (TURN REST API). */
+  turn_shared_secret: z.string().min(1).optional(),
+  /** How long TURN credentials last, in milliseconds (default one day). */
+  turn_user_lifetime_ms: z.number().int().positive().optional(),
 });
 
 export type TenantConfig = z.infer<typeof tenantConfigSchema>;

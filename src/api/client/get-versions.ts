@@ -1,11 +1,18 @@
 import { defineEndpoint } from '../endpoint.js';
 
 /**
- * Spec versions whose mandatory client-server endpoints this server serves in full. The
- * client-server core (accounts, rooms, sync) is not built yet, so none is claimed: a client
- * that reads this list learns the truth instead of failing later.
+ * Spec versions this server speaks. The client-server API is built to v1.19 (the spec Marina
+ * follows), with the modules the spec requires of a server for clients of the CLI feature
+ * profile (instant messaging, direct messaging, presence, receipts, typing, history
+ * visibility, room upgrades) and more (push rules, to-device messaging, ignoring users, VoIP
+ * TURN credentials). What the Web/Mobile/Desktop profiles require and is not served yet — the
+ * content repository (media) — is listed in the README. matrix-js-sdk based clients (Element
+ * Web among them) refuse a server that claims none of v1.1 … v1.9.
  */
-export const SUPPORTED_CLIENT_SPEC_VERSIONS: readonly string[] = [];
+export const SUPPORTED_CLIENT_SPEC_VERSIONS: readonly string[] = Array.from(
+  { length: 19 },
+  (_, index) => `v1.${index + 1}`,
+);
 
 /** `GET /_matrix/client/versions` */
 export const getVersions = defineEndpoint({

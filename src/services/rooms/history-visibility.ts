@@ -2,12 +2,14 @@
  * Which events a user may see (client-server API "Room History Visibility", server behaviour):
  * decided per event from the room state at that event — its `m.room.history_visibility` and the
  * user's membership — and, for `shared`, from whether the user joined at any point after it.
+ * Events of users the reader ignores are left out too, except state events ("Ignoring Users").
  */
 
 import { stateKeyOf } from '../../protocol/room-event.js';
 import type { RoomEvent, StateMap } from '../../protocol/room-event.js';
 import { selectMembership } from '../../storage/rooms/memberships.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
+import type { IgnoredUsers } from '../account-data/ignored-users.js';
 import type { RoomGraph } from '../room-graph/room-graph.js';
 
 export type HistoryVisibilityValue = 'world_readable' | 'shared' | 'invited' | 'joined';
@@ -33,6 +35,7 @@ export class HistoryVisibility {
   constructor(
     private readonly db: TenantDatabase,
     private readonly graph: RoomGraph,
+    private readonly ignoredUsers?: Pick<IgnoredUsers, 'of'>,
   ) {}
 
   /** The room's current `history_visibility`. */
@@ -56,9 +59,10 @@ export class HistoryVisibility {
     const memberships = new Map<string, string>();
     if (events.length === 0) return { events: [], memberships };
     const ids = events.map((event) => event.eventId);
-    const [placements, row] = await Promise.all([
+    const [placements, row, ignored] = await Promise.all([
       this.graph.placementsOf(ids),
       this.db.read((db) => selectMembership(db, roomId, userId)),
+      this.ignoredUsers?.of(userId),
     ]);
     const lastJoin = row?.last_join_stream_ordering ?? undefined;
     const memberKey = stateKeyOf('m.room.member', userId);
@@ -67,6 +71,7 @@ export class HistoryVisibility {
     for (const event of events) {
       const placement = placements.get(event.eventId);
       if (placement === undefined) continue; // an outlier: not part of any timeline
+      if (event.stateKey === undefined && ignored?.has(event.sender) === true) continue;
       const after = placement.stateAfter;
       const isOwnMember = event.type === 'm.room.member' && event.stateKey === userId;
       const isVisibilityEvent = event.type === 'm.room.history_visibility' && event.stateKey === '';

@@ -43,7 +43,7 @@ export interface RoomServicesDeps {
   logger: Logger;
   serverKeys: ServerKeys;
   /** The account services rooms build on (users, profiles, devices). */
-  accounts: Pick<AccountServices, 'users' | 'profiles' | 'devices'>;
+  accounts: Pick<AccountServices, 'users' | 'profiles' | 'devices' | 'ignoredUsers'>;
 }
 
 /**
@@ -64,7 +64,7 @@ export function createRoomServices(deps: RoomServicesDeps): RoomServices {
     logger,
   });
   const clientEvents = new ClientEvents(db, roomGraph, clock);
-  const historyVisibility = new HistoryVisibility(db, roomGraph);
+  const historyVisibility = new HistoryVisibility(db, roomGraph, deps.accounts.ignoredUsers);
   const roomAccess = new RoomAccess(db, roomGraph, historyVisibility);
   const roomAliases = new RoomAliases(db, roomGraph, historyVisibility, serverName);
   const roomMembership = new RoomMembership({

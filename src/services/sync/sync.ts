@@ -16,6 +16,7 @@ import { selectLastEventAtOrBefore, selectTimeline } from '../../storage/rooms/t
 import { selectRoomsWithEventsBetween } from '../../storage/sync/sync-queries.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import type { AccountData } from '../account-data/account-data.js';
+import type { IgnoredUsers } from '../account-data/ignored-users.js';
 import type { Presence, PresenceEvent, PresenceState } from '../ephemeral/presence.js';
 import type { Receipts } from '../ephemeral/receipts.js';
 import type { Typing } from '../ephemeral/typing.js';
@@ -117,6 +118,7 @@ export interface SyncDeps {
   readonly notifier: Notifier;
   readonly pushRules: PushRules;
   readonly notificationCounts: NotificationCounts;
+  readonly ignoredUsers: Pick<IgnoredUsers, 'of'>;
 }
 
 /** A window of a room's timeline, (`from`, `to`] in stream positions; `from` undefined: the start. */
@@ -298,8 +300,10 @@ export class Sync {
       };
     }
 
+    // Invites from users the user ignores are never shown (spec: "Ignoring Users").
+    const ignored = await this.deps.ignoredUsers.of(userId);
     for (const row of rows) {
-      if (row.membership !== 'invite') continue;
+      if (row.membership !== 'invite' || ignored.has(row.sender)) continue;
       if (since !== undefined && row.stream_ordering <= since.events) continue;
       response.rooms.invite[row.room_id] = {
         invite_state: { events: await this.#strippedState(row) },
