@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { registerTenantCommands } from './commands/tenant.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerUserCommands } from './commands/user.js';
+import { registerControllerCommand } from './commands/controller.js';
+import { registerShardCommand } from './commands/shard.js';
+import { registerRouterCommand } from './commands/router.js';
 
 /** The `marina` command. */
 export function buildProgram(): Command {
@@ -12,6 +15,9 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerTenantCommands(program);
   registerUserCommands(program);
+  registerControllerCommand(program);
+  registerShardCommand(program);
+  registerRouterCommand(program);
   return program;
 }
 

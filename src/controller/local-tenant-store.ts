@@ -6,6 +6,17 @@ import { formatSigningKeyFile, generateSigningKey } from '../protocol/signing-ke
 import { tenantConfigSchema, type TenantConfig } from '../services/tenant-config.js';
 
 const CONFIG_FILE = 'tenant.json';
+/** Marks a folder that `create` is still writing (renamed into place when complete). */
+const CREATING_MARK = '.creating-';
+
+export type RegistrationMode = TenantConfig['registration_mode'];
+
+export interface NewTenantSettings {
+  /** Host names whose requests the tenant serves (default: just the server_name). */
+  hostnames?: readonly string[];
+  /** Default `closed`: accounts come from `marina user create` or shared-secret registration. */
+  registrationMode?: RegistrationMode;
+}
 
 /**
  * Tenants kept in a data directory, one folder each (`tenants/<server_name>/`) holding
@@ -34,7 +45,9 @@ export class LocalTenantStore {
     const entries = await readdir(join(this.dataDir, 'tenants'), { withFileTypes: true }).catch(
       () => [],
     );
-    const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+    const names = entries
+      .filter((entry) => entry.isDirectory() && !entry.name.includes(CREATING_MARK))
+      .map((entry) => entry.name);
     const present = await Promise.all(names.map((name) => this.exists(name)));
     return names.filter((_, i) => present[i]).sort();
   }
@@ -44,21 +57,22 @@ export class LocalTenantStore {
    * media in its folder. Written to a temporary folder first and renamed into place, so a
    * failure leaves nothing half-created.
    */
-  async create(serverName: string): Promise<TenantConfig> {
+  async create(serverName: string, settings: NewTenantSettings = {}): Promise<TenantConfig> {
     if (!isValidServerName(serverName)) {
       throw new Error(`"${serverName}" is not a valid Matrix server name`);
     }
     if (await this.exists(serverName)) throw new Error(`tenant ${serverName} already exists`);
     const finalDir = this.tenantDir(serverName);
-    const tempDir = `${finalDir}.creating-${randomBytes(4).toString('hex')}`;
+    const tempDir = `${finalDir}${CREATING_MARK}${randomBytes(4).toString('hex')}`;
+    const hostnames = settings.hostnames?.length ? [...settings.hostnames] : [serverName];
     const stored = {
       server_name: serverName,
-      hostnames: [serverName],
+      hostnames,
       database: { dialect: 'sqlite', path: 'homeserver.db' },
       media_store: { kind: 'local', path: 'media' },
       signing_key_path: 'signing.key',
       old_verify_keys: [],
-      registration_mode: 'closed',
+      registration_mode: settings.registrationMode ?? 'closed',
       registration_shared_secret: randomBytes(32).toString('base64url'),
     };
     try {
@@ -75,6 +89,26 @@ export class LocalTenantStore {
       throw error;
     }
     return this.load(serverName);
+  }
+
+  /**
+   * Removes a tenant's folder. With `purge` its data is deleted; otherwise the folder moves to
+   * `deleted-tenants/<server_name>.<time>/` (returned), out of the way of a new tenant of the same
+   * name. A PostgreSQL database named in `tenant.json` is never dropped.
+   */
+  async remove(serverName: string, options: { purge: boolean }): Promise<{ keptAt?: string }> {
+    const dir = this.tenantDir(serverName);
+    if (!(await this.exists(serverName))) return {};
+    if (options.purge) {
+      await rm(dir, { recursive: true, force: true });
+      return {};
+    }
+    const deletedDir = join(this.dataDir, 'deleted-tenants');
+    await mkdir(deletedDir, { recursive: true, mode: 0o700 });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const keptAt = join(deletedDir, `${serverName}.${stamp}`);
+    await rename(dir, keptAt);
+    return { keptAt };
   }
 
   /** Reads a tenant's settings, with every path made absolute. */

@@ -7,6 +7,7 @@ import { openTenantDatabase, type TenantDatabase } from '../storage/tenant-datab
 import type { WalCheckpointer } from '../storage/wal-checkpointer.js';
 import { createAccountServices } from '../services/account-services.js';
 import { createEphemeralServices, stopEphemeralServices } from '../services/ephemeral-services.js';
+import { connectPresenceActivity } from '../services/ephemeral/presence-from-events.js';
 import { connectDeviceStreams } from '../services/notifier/connect-device-streams.js';
 import { connectNotifier } from '../services/notifier/connect-notifier.js';
 import type { PasswordHasherOptions } from '../services/passwords/password-hasher.js';
@@ -109,14 +110,17 @@ export async function startHomeserver(
   // to-device messages and device lists.
   const disconnectNotifier = connectNotifier(ephemeral.notifier, context.services);
   const disconnectDeviceStreams = connectDeviceStreams(ephemeral.notifier, context.services);
+  // Sending an event is presence activity.
+  const disconnectPresence = connectPresenceActivity(ephemeral.presence, rooms.roomEvents);
   logger.info({ signing_key_id: signingKey.keyId, database: db.dialect }, 'homeserver started');
   return {
     context,
     stop: () =>
-      stopHomeserver(db, logger, () => {
+      stopHomeserver(db, logger, async () => {
         disconnectNotifier();
         disconnectDeviceStreams();
-        stopEphemeralServices(ephemeral);
+        disconnectPresence();
+        await stopEphemeralServices(ephemeral);
       }),
   };
 }
@@ -124,10 +128,10 @@ export async function startHomeserver(
 async function stopHomeserver(
   db: TenantDatabase,
   logger: Logger,
-  stopServices: () => void,
+  stopServices: () => Promise<void>,
 ): Promise<void> {
   // Long-polls and timers end first, so nothing waits on a database about to close.
-  stopServices();
+  await stopServices();
   await db.close();
   logger.info('homeserver stopped');
 }

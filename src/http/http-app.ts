@@ -10,8 +10,41 @@ import { toMatrixError } from './error-mapping.js';
 import { hostnameOf } from './host.js';
 import { parseJsonBody, validateInput } from './request-input.js';
 
+/** What a resolver learns of the request it finds a tenant for. */
+export interface TenantRequest {
+  readonly method: string;
+  /** Path and query string, as received. */
+  readonly url: string;
+  /** Aborted when the client goes away (a request waiting for its turn can give up). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A tenant admitted to serve one request, for resolvers that also manage admission (the shard's
+ * in-flight caps and hibernation): `release` runs once the endpoint is done with the request,
+ * whatever its outcome; aborting `signal` ends the request's waits early, as a client leaving
+ * does (a `/sync` long-poll answers at once).
+ */
+export interface TenantAdmission {
+  readonly context: TenantContext;
+  readonly signal?: AbortSignal;
+  release(): void;
+}
+
 /** Finds the tenant a request is for, from its host name; throws a MatrixError when none is served there. */
-export type TenantResolver = (hostname: string | undefined) => Promise<TenantContext>;
+export type TenantResolver = (
+  hostname: string | undefined,
+  request: TenantRequest,
+) => Promise<TenantContext | TenantAdmission>;
+
+/** One answered request, for metrics. `serverName` is set when a tenant was resolved. */
+export interface ResponseRecord {
+  readonly hostname: string | undefined;
+  readonly serverName: string | undefined;
+  readonly method: string;
+  readonly status: number;
+  readonly durationSeconds: number;
+}
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -19,6 +52,8 @@ export interface HttpAppOptions {
   resolveTenant: TenantResolver;
   /** Largest request body accepted, in bytes; larger ones get 413 M_TOO_LARGE. */
   maxBodyBytes?: number;
+  /** Called for every response, after it is sent (the shard's metrics). */
+  onResponse?: (record: ResponseRecord) => void;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -65,7 +100,16 @@ export function createHttpApp(options: HttpAppOptions) {
   app.addHook('onRequest', async (_req, reply) => {
     reply.headers(CORS_HEADERS);
   });
-  app.addHook('onResponse', async (req, reply) => logRequest(options.logger, req, reply));
+  app.addHook('onResponse', async (req, reply) => {
+    logRequest(options.logger, req, reply);
+    options.onResponse?.({
+      hostname: hostnameOf(req.headers.host),
+      serverName: req.tenant?.serverName,
+      method: req.method,
+      status: reply.statusCode,
+      durationSeconds: reply.elapsedTime / 1000,
+    });
+  });
 
   app.setErrorHandler(async (error, req, reply) => {
     const matrixError = toMatrixError(error);
@@ -118,16 +162,39 @@ async function serveEndpoint(
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const tenant = await resolveTenant(hostnameOf(req.headers.host));
-  req.tenant = tenant;
-  // Who is calling is settled before the input is even looked at.
-  const auth = await authenticate(endpoint, tenant, req);
   // The response's 'close' before it finished means the client went away ('close' on the
   // request fires as soon as its body is read).
   const disconnected = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) disconnected.abort();
   });
+  const resolved = await resolveTenant(hostnameOf(req.headers.host), {
+    method: req.method,
+    url: req.url,
+    signal: disconnected.signal,
+  });
+  if (!('release' in resolved))
+    return serveTenant(endpoint, resolved, disconnected.signal, req, reply);
+  try {
+    const signal = resolved.signal
+      ? AbortSignal.any([disconnected.signal, resolved.signal])
+      : disconnected.signal;
+    return await serveTenant(endpoint, resolved.context, signal, req, reply);
+  } finally {
+    resolved.release();
+  }
+}
+
+async function serveTenant(
+  endpoint: Endpoint,
+  tenant: TenantContext,
+  signal: AbortSignal,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  req.tenant = tenant;
+  // Who is calling is settled before the input is even looked at.
+  const auth = await authenticate(endpoint, tenant, req);
   const input = {
     params: endpoint.params ? validateInput(endpoint.params, req.params, 'path') : undefined,
     query: endpoint.query ? validateInput(endpoint.query, req.query, 'query') : undefined,
@@ -137,7 +204,7 @@ async function serveEndpoint(
     headers: req.headers,
     auth,
     clientIp: req.ip,
-    signal: disconnected.signal,
+    signal,
   };
   const result = await endpoint.handler(tenant, input);
   if (result instanceof EndpointResponse) {

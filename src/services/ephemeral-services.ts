@@ -35,18 +35,25 @@ export function createEphemeralServices(deps: EphemeralServicesDeps): EphemeralS
   const { serverName, db, clock, logger } = deps;
   const membershipLookup = new StoredMembershipLookup(db);
   const typing = new Typing(membershipLookup, clock, logger);
+  const presence = new Presence(db, clock, serverName, membershipLookup, logger);
+  // Presence timeouts (idle, stopped syncing): one sweep per tenant, stopped with it.
+  presence.startSweeping();
   return {
     membershipLookup,
     typing,
     receipts: new Receipts(db, clock, membershipLookup, deps.accountData, logger),
-    presence: new Presence(db, clock, serverName, membershipLookup, logger),
+    presence,
     streamPositions: new StreamPositions(db, typing),
     notifier: new Notifier(),
   };
 }
 
-/** Ends every long-poll and typing timer (the tenant is stopping). */
-export function stopEphemeralServices(services: EphemeralServices): void {
+/**
+ * Ends every long-poll and typing timer, then the presence sweep, waiting for one in progress
+ * (the tenant is stopping: its database closes next).
+ */
+export async function stopEphemeralServices(services: EphemeralServices): Promise<void> {
   services.notifier.stop();
   services.typing.stop();
+  await services.presence.stop();
 }

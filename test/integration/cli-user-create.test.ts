@@ -116,14 +116,31 @@ describe('marina user create, while marina up serves the same data dir', () => {
     expect(refused.stderr).toContain('--password-file');
   });
 
-  it('takes no password as an argument, and not two sources at once', async () => {
-    const extra = await create(['grace', 'grace-password']);
+  it('takes the contract form SERVER_NAME LOCALPART --password P', async () => {
+    const created = await create(['localhost', 'grace', '--password', 'grace secret pw']);
+    expect(created).toMatchObject({ code: 0, stdout: '@grace:localhost\n' });
+    expect((await login(marina.url, 'grace', 'grace secret pw')).status).toBe(200);
+
+    const unknown = await create(['nobody.example', 'grace', '--password', 'pw']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no tenant nobody.example');
+  });
+
+  it('takes one tenant, one password source and at most two arguments', async () => {
+    const extra = await create(['localhost', 'grace', 'grace-password']);
     expect(extra.code).toBe(1);
     expect(extra.stderr).toContain('too many arguments');
+
+    const twoTenants = await create(['localhost', 'henry', '--tenant', 'other', '--password', 'p']);
+    expect(twoTenants.code).toBe(1);
+    expect(twoTenants.stderr).toContain('two tenants given');
 
     const both = await create(['grace', '--password-stdin', '--password-file', 'x'], 'pw');
     expect(both.code).toBe(1);
     expect(both.stderr).toContain('cannot be used with');
+    const argAndStdin = await create(['henry', '--password', 'p', '--password-stdin'], 'pw');
+    expect(argAndStdin.code).toBe(1);
+    expect(argAndStdin.stderr).toContain('cannot be used with');
   });
 });
 

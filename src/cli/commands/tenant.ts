@@ -1,45 +1,169 @@
-import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
-import { LocalTenantStore } from '../../controller/local-tenant-store.js';
-import { parseSigningKeyFile } from '../../protocol/signing-key.js';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { ControllerClient } from '../../controller/controller-client.js';
+import { OfflineTenantAdmin } from '../../controller/offline-tenant-admin.js';
+import {
+  parseNewTenant,
+  type TenantAdmin,
+  type TenantSettings,
+} from '../../controller/tenant-admin.js';
+import { createProcessLogger } from '../logger.js';
 
+const DATA_DIR_HELP = 'where tenants keep their data (and the controller its registry)';
+
+/**
+ * `marina tenant create|list|show|delete`. While a controller runs on the data directory (`marina
+ * controller` or `marina up`) they go through its admin API, so changes take effect at once;
+ * otherwise they edit the registry and the tenant folders, and the next start picks them up.
+ */
 export function registerTenantCommands(program: Command): void {
   const tenant = program
     .command('tenant')
-    .description('inspect the tenants (homeservers) of a data directory');
+    .description('create, inspect and delete the tenants (homeservers) of a data directory');
 
   tenant
-    .command('show')
-    .description("print a tenant's settings")
-    .argument('<server_name>', 'the tenant to show')
-    .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
-    .option('--json', 'print JSON instead of text')
-    .action(async (serverName: string, options: { dataDir: string; json?: boolean }) => {
-      const store = new LocalTenantStore(options.dataDir);
-      const config = await store.load(serverName);
-      const [signingKey] = parseSigningKeyFile(await readFile(config.signing_key_path, 'utf8'));
-      const shown = {
-        ...config,
-        tenant_dir: store.tenantDir(serverName),
-        signing_key_id: signingKey?.keyId,
-        verify_key: signingKey?.publicKey,
-      };
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
-        return;
-      }
-      for (const [key, value] of Object.entries(shown)) {
-        const text = typeof value === 'string' ? value : JSON.stringify(value);
-        process.stdout.write(`${key}: ${text}\n`);
-      }
-    });
+    .command('create')
+    .description('create a tenant; it serves requests at once when a controller runs')
+    .argument('<server_name>', "the homeserver's server_name (the domain of its user IDs)")
+    .option(
+      '--hostname <host>',
+      'a host name that routes to it (repeatable; default: the server_name)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .addOption(
+      new Option('--registration <mode>', 'who may register accounts')
+        .choices(['open', 'token', 'closed'])
+        .default('closed'),
+    )
+    .option('--data-dir <dir>', DATA_DIR_HELP, './marina-data')
+    .option('--json', 'print its settings as JSON')
+    .action(
+      async (
+        serverName: string,
+        options: { hostname?: string[]; registration: string; dataDir: string; json?: boolean },
+      ) => {
+        const request = parseNewTenant({
+          server_name: serverName,
+          ...(options.hostname !== undefined ? { hostnames: options.hostname } : {}),
+          registration: options.registration,
+        });
+        const settings = await withTenantAdmin(
+          options.dataDir,
+          (admin) => admin.createTenant(request),
+          { create: true },
+        );
+        if (options.json) return printJson(settings);
+        process.stderr.write(
+          settings.shard_id !== null
+            ? `created tenant ${serverName} on ${settings.shard_id}\n`
+            : `created tenant ${serverName}; no controller runs, so it starts with the next one\n`,
+        );
+        printSettings(settings);
+      },
+    );
 
   tenant
     .command('list')
-    .description('list the tenants of a data directory')
-    .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
-    .action(async (options: { dataDir: string }) => {
-      const names = await new LocalTenantStore(options.dataDir).list();
-      process.stdout.write(names.map((name) => `${name}\n`).join(''));
+    .description('list the tenants, their shard and state')
+    .option('--data-dir <dir>', DATA_DIR_HELP, './marina-data')
+    .option('--json', 'print a JSON array')
+    .action(async (options: { dataDir: string; json?: boolean }) => {
+      const tenants = await withTenantAdmin(options.dataDir, (admin) => admin.listTenants());
+      if (options.json) return printJson(tenants);
+      const rows = tenants.map((t) => [
+        t.server_name,
+        t.shard_id ?? '-',
+        t.state,
+        t.hostnames.join(','),
+      ]);
+      printTable([['SERVER_NAME', 'SHARD', 'STATE', 'HOSTNAMES'], ...rows]);
     });
+
+  tenant
+    .command('show')
+    .description("print a tenant's settings, registration_shared_secret and shard included")
+    .argument('<server_name>', 'the tenant to show')
+    .option('--data-dir <dir>', DATA_DIR_HELP, './marina-data')
+    .option('--json', 'print JSON instead of text')
+    .action(async (serverName: string, options: { dataDir: string; json?: boolean }) => {
+      const settings = await withTenantAdmin(options.dataDir, (admin) =>
+        admin.showTenant(serverName),
+      );
+      if (options.json) return printJson(settings);
+      printSettings(settings);
+    });
+
+  tenant
+    .command('delete')
+    .description(
+      'delete a tenant: it stops serving at once; its data is kept in DIR/deleted-tenants/ unless --purge',
+    )
+    .argument('<server_name>', 'the tenant to delete')
+    .option('--purge', 'delete its data too (database, media, signing key)')
+    .option('--data-dir <dir>', DATA_DIR_HELP, './marina-data')
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (serverName: string, options: { purge?: boolean; dataDir: string; json?: boolean }) => {
+        const deleted = await withTenantAdmin(options.dataDir, (admin) =>
+          admin.deleteTenant(serverName, { purge: options.purge === true }),
+        );
+        if (options.json) return printJson(deleted);
+        process.stdout.write(
+          deleted.kept_at !== undefined
+            ? `deleted tenant ${serverName}; its data is kept in ${deleted.kept_at}\n`
+            : `deleted tenant ${serverName} and its data\n`,
+        );
+      },
+    );
+}
+
+/**
+ * The running controller if there is one, else the data directory itself. Only `create` makes a
+ * data directory: the others report a missing one (a mistyped --data-dir) rather than create it.
+ */
+async function withTenantAdmin<T>(
+  dataDir: string,
+  use: (admin: TenantAdmin) => Promise<T>,
+  options: { create?: boolean } = {},
+): Promise<T> {
+  const running = await ControllerClient.find(dataDir);
+  if (running !== undefined) return use(running);
+  if (
+    options.create !== true &&
+    !(await stat(dataDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  ) {
+    throw new Error(`there is no data directory ${resolve(dataDir)} (see --data-dir)`);
+  }
+  const logger = createProcessLogger('marina', { stream: 'stderr', defaultLevel: 'warn' });
+  const offline = await OfflineTenantAdmin.open(dataDir, logger);
+  try {
+    return await use(offline);
+  } finally {
+    await offline.close();
+  }
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function printSettings(settings: TenantSettings): void {
+  for (const [key, value] of Object.entries(settings)) {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    process.stdout.write(`${key}: ${text}\n`);
+  }
+}
+
+function printTable(rows: readonly (readonly string[])[]): void {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows) {
+    const cells = row.map((cell, column) =>
+      column === row.length - 1 ? cell : cell.padEnd(widths?.[column] ?? 0),
+    );
+    process.stdout.write(`${cells.join('  ')}\n`);
+  }
 }

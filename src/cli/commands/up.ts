@@ -1,21 +1,56 @@
 import type { Command } from 'commander';
+import { Controller } from '../../controller/controller.js';
 import { LocalTenantStore } from '../../controller/local-tenant-store.js';
-import { Shard } from '../../shard/shard.js';
+import {
+  DEFAULT_MAX_TENANTS_PER_SHARD,
+  parseMaxTenantsPerShard,
+} from '../../controller/placement.js';
+import type { PlacementSource } from '../../router/placement-source.js';
+import type { Placement } from '../../router/placement.js';
+import { Router } from '../../router/router.js';
 import { localBaseUrl, parseListenAddress } from '../listen-address.js';
 import { createProcessLogger } from '../logger.js';
 import { stopOnSignals } from '../signals.js';
 
-/** The tenant the embedded default serves. */
+/** The tenant the embedded default creates, and serves for hosts that name no tenant. */
 export const EMBEDDED_TENANT = 'localhost';
 
+/** How long the router's follower waits on the controller per round. */
+const PLACEMENT_POLL_MS = 30_000;
+
+interface UpOptions {
+  dataDir: string;
+  listen: string;
+  shards: string;
+  maxTenantsPerShard: string;
+}
+
+/**
+ * `marina up`: the whole local backend in one command — the controller and the router in this
+ * process, and `--shards N` shard processes. On an empty data dir it creates the tenant
+ * `localhost`, which also answers hosts that name no tenant, so `curl localhost:8008` works.
+ */
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
-    .description('run the embedded default: the homeserver "localhost" with SQLite and local media')
+    .description(
+      'run the local backend: controller, router and shards (the tenant "localhost" on first run)',
+    )
     .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
-    .option('--listen <host:port>', 'address to serve HTTP on', '127.0.0.1:8008')
-    .action(async (options: { dataDir: string; listen: string }) => {
+    .option('--listen <host:port>', 'address clients reach the tenants at', '127.0.0.1:8008')
+    .option('--shards <n>', 'how many shard processes to run', '1')
+    .option(
+      '--max-tenants-per-shard <n>',
+      'place no more tenants than this on one shard',
+      String(DEFAULT_MAX_TENANTS_PER_SHARD),
+    )
+    .action(async (options: UpOptions) => {
       const { host, port } = parseListenAddress(options.listen);
+      const shards = Number(options.shards);
+      if (!Number.isSafeInteger(shards) || shards < 1) {
+        throw new Error(`--shards wants a positive integer, not "${options.shards}"`);
+      }
+      const maxTenantsPerShard = parseMaxTenantsPerShard(options.maxTenantsPerShard);
       const logger = createProcessLogger('marina');
       const store = new LocalTenantStore(options.dataDir);
       if (!(await store.exists(EMBEDDED_TENANT))) {
@@ -25,24 +60,96 @@ export function registerUpCommand(program: Command): void {
           `created tenant ${EMBEDDED_TENANT}; see its settings with: marina tenant show ${EMBEDDED_TENANT} --data-dir ${options.dataDir}`,
         );
       }
-      const config = await store.load(EMBEDDED_TENANT);
-      const shard = await Shard.start({
+
+      // The router listens first: the shards need its port for the tenants' public URLs.
+      const placements = new ControllerFollower();
+      const router = await Router.start({
         logger,
-        tenants: [config],
-        defaultTenant: EMBEDDED_TENANT,
+        source: placements,
         listen: { host, port },
-        publicBaseUrlFor: (_serverName, boundPort) => localBaseUrl(host, boundPort),
+        defaultTenant: EMBEDDED_TENANT,
       });
-      const url = localBaseUrl(host, shard.port);
+      const running: { controller?: Controller } = {};
+      stopOnSignals(logger, async () => {
+        await router.stop();
+        await running.controller?.stop();
+      });
+      // Tenants are reached through the router, by their name: http://alpha.localhost:8008.
+      const publicBaseUrl = localBaseUrl('{server_name}', router.port);
+      const controller = await Controller.start({
+        dataDir: options.dataDir,
+        logger,
+        listen: { host: '127.0.0.1', port: 0 },
+        shards,
+        maxTenantsPerShard,
+        // One stream of JSON log lines for everything `up` runs.
+        shardOutput: {
+          stdout: (line) => process.stdout.write(`${line}\n`),
+          stderr: (line) => process.stdout.write(`${line}\n`),
+        },
+        shardArgs: ['--public-base-url', publicBaseUrl],
+      });
+      running.controller = controller;
+      // A crash must not leave shards behind (a clean stop has stopped them already).
+      process.once('exit', () => controller.killShardsNow());
+      placements.follow(controller);
+
+      const url = localBaseUrl(host, router.port);
       logger.info(
         {
           url,
-          listening: `http://${host.includes(':') ? `[${host}]` : host}:${shard.port}`,
+          listening: `http://${host.includes(':') ? `[${host}]` : host}:${router.port}`,
           data_dir: store.dataDir,
           tenant_dir: store.tenantDir(EMBEDDED_TENANT),
+          shards: controller.shardIds,
         },
         `serving ${EMBEDDED_TENANT} at ${url} (data in ${store.tenantDir(EMBEDDED_TENANT)})`,
       );
-      stopOnSignals(logger, () => shard.stop());
     });
+}
+
+/** Hands the router each placement of the controller running in this process. */
+class ControllerFollower implements PlacementSource {
+  private onPlacement: ((placement: Placement) => void) | undefined;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  start(onPlacement: (placement: Placement) => void): void {
+    this.onPlacement = onPlacement;
+  }
+
+  follow(controller: Controller): void {
+    this.loop = (async () => {
+      let since: number | undefined;
+      while (!this.stopping.signal.aborted) {
+        try {
+          const placement = await controller.placement(
+            since,
+            PLACEMENT_POLL_MS,
+            this.stopping.signal,
+          );
+          if (placement.version !== since) {
+            this.onPlacement?.({
+              version: placement.version,
+              tenants: placement.tenants.map((tenant) => ({
+                server_name: tenant.serverName,
+                hostnames: tenant.hostnames,
+                shard_id: tenant.shardId,
+                traffic_url: tenant.trafficUrl,
+              })),
+            });
+          }
+          since = placement.version;
+        } catch {
+          // The controller is stopping; the loop ends with the abort.
+          if (!this.stopping.signal.aborted) await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+  }
 }

@@ -9,8 +9,9 @@ import { EMBEDDED_TENANT } from './up.js';
 
 interface CreateOptions {
   dataDir: string;
-  tenant: string;
+  tenant?: string;
   admin?: boolean;
+  password?: string;
   passwordFile?: string;
   passwordStdin?: boolean;
 }
@@ -20,6 +21,10 @@ interface CreateOptions {
  * shared-secret HTTP calls. It goes through the same services as registration (username rules,
  * password policy, scrypt hashing, one transaction), on its own connection to the tenant's
  * database, so `marina up` may be running or not.
+ *
+ * Two forms: `user create LOCALPART [--tenant SERVER_NAME]` (default tenant `localhost`) and the
+ * issue 4 contract `user create SERVER_NAME LOCALPART [--password P]`. `--password` shows the
+ * password to anyone who can run `ps` or read the shell history; `--password-stdin` does not.
  */
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('manage the accounts of a tenant');
@@ -29,38 +34,55 @@ export function registerUserCommands(program: Command): void {
     .description(
       'create an account and print its user ID; asks for the password twice on a terminal',
     )
-    .argument('<username>', 'localpart of the new user ID (lower-cased, as registration does)')
+    .argument(
+      '<server_name_or_username>',
+      'SERVER_NAME LOCALPART, or just the localpart (of --tenant, default localhost)',
+    )
+    .argument('[username]', 'localpart of the new user ID (lower-cased, as registration does)')
     .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
-    .option('--tenant <server_name>', 'the tenant to create the account on', EMBEDDED_TENANT)
+    .option(
+      '--tenant <server_name>',
+      `the tenant to create the account on (default ${EMBEDDED_TENANT})`,
+    )
     .option('--admin', 'make the user a server admin')
+    .addOption(
+      new Option(
+        '--password <password>',
+        'the password itself (visible in `ps` and shell history: prefer --password-stdin)',
+      ).conflicts(['passwordStdin', 'passwordFile']),
+    )
     .addOption(
       new Option('--password-file <file>', 'read the password from FILE').conflicts(
         'passwordStdin',
       ),
     )
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (username: string, options: CreateOptions) => {
-      const source = choosePasswordSource(options, process.stdin.isTTY === true);
+    .action(async (first: string, second: string | undefined, options: CreateOptions) => {
+      const { tenant, username } = accountOf(first, second, options.tenant);
+      const source =
+        options.password === undefined
+          ? choosePasswordSource(options, process.stdin.isTTY === true)
+          : undefined;
       const store = new LocalTenantStore(options.dataDir);
-      if (!(await store.exists(options.tenant))) {
+      if (!(await store.exists(tenant))) {
         const firstRun =
-          options.tenant === EMBEDDED_TENANT ? ' (`marina up` creates it on its first run)' : '';
+          tenant === EMBEDDED_TENANT ? ' (`marina up` creates it on its first run)' : '';
         throw new Error(
-          `no tenant ${options.tenant} in ${store.dataDir}${firstRun}; ` +
+          `no tenant ${tenant} in ${store.dataDir}${firstRun}; ` +
             `list the tenants with: marina tenant list --data-dir ${options.dataDir}`,
         );
       }
-      const config = await store.load(options.tenant);
+      const config = await store.load(tenant);
       const logger = createProcessLogger('marina', { stream: 'stderr', defaultLevel: 'warn' });
       const accounts = await openTenantAccounts(config, { logger });
       try {
         const { registration } = accounts.services;
         // The username first, so nobody types a password for an account that cannot exist.
         const localpart = await registration.checkUsername(username);
-        const password = await readPassword(source, {
-          input: process.stdin,
-          output: process.stderr,
-        });
+        const password =
+          source === undefined
+            ? (options.password as string)
+            : await readPassword(source, { input: process.stdin, output: process.stderr });
         checkNewPassword(password);
         const { userId } = await registration.createAccount({
           localpart,
@@ -70,11 +92,27 @@ export function registerUserCommands(program: Command): void {
         });
         process.stdout.write(`${userId}\n`);
       } catch (error) {
-        throw explain(error, username, options.tenant);
+        throw explain(error, username, tenant);
       } finally {
         await accounts.close();
       }
     });
+}
+
+/** `SERVER_NAME LOCALPART`, or `LOCALPART` with the tenant from --tenant (default localhost). */
+function accountOf(
+  first: string,
+  second: string | undefined,
+  tenantOption: string | undefined,
+): { tenant: string; username: string } {
+  if (second === undefined) return { tenant: tenantOption ?? EMBEDDED_TENANT, username: first };
+  if (tenantOption !== undefined && tenantOption !== first) {
+    throw new Error(
+      `two tenants given (${first} and --tenant ${tenantOption}); name it once: ` +
+        'marina user create SERVER_NAME LOCALPART',
+    );
+  }
+  return { tenant: first, username: second };
 }
 
 /** Registration's Matrix errors, worded for a terminal. */

@@ -307,12 +307,8 @@ describe('Presence', () => {
       {
         type: 'm.presence',
         sender: alice,
-        content: {
-          presence: 'unavailable',
-          last_active_ago: 1_000,
-          currently_active: false,
-          displayname: 'alice',
-        },
+        // Only ever unavailable: never active, so no last active time.
+        content: { presence: 'unavailable', currently_active: false, displayname: 'alice' },
       },
     ]);
     expect((await presence.changesBetween(alice, middle, end)).map((e) => e.sender)).toEqual([

@@ -48,6 +48,7 @@ export interface SyncRequest {
   readonly filter: Filter;
   readonly fullState: boolean;
   readonly timeoutMs: number;
+  /** Omitted: online; `offline` leaves presence alone. */
   readonly setPresence?: PresenceState;
   /** Fires when the client goes away: the long-poll ends early. */
   readonly signal?: AbortSignal;
@@ -144,8 +145,18 @@ export class Sync {
    * the user can see changes, until the timeout, the client leaving or the tenant stopping.
    */
   async sync(reader: EventReader, request: SyncRequest): Promise<SyncResponse> {
+    // The user syncs (spec: `set_presence`): memory only, unless their presence changes.
+    const { presence } = this.deps;
+    const ended = await presence.syncing(reader.userId, reader.deviceId, request.setPresence);
+    try {
+      return await this.#syncUntilChange(reader, request);
+    } finally {
+      ended();
+    }
+  }
+
+  async #syncUntilChange(reader: EventReader, request: SyncRequest): Promise<SyncResponse> {
     const { userId } = reader;
-    if (request.setPresence !== undefined) await this.#setPresence(userId, request.setPresence);
     const deadline = performance.now() + request.timeoutMs;
     for (;;) {
       const to = await this.deps.streamPositions.currentToken();
@@ -163,12 +174,6 @@ export class Sync {
       );
       if (outcome !== 'changed') return response;
     }
-  }
-
-  async #setPresence(userId: string, state: PresenceState): Promise<void> {
-    const current = await this.deps.presence.getPresence(userId, userId);
-    if (current.presence === state) return;
-    await this.deps.presence.setPresence(userId, state, current.status_msg);
   }
 
   async #joinedRoomIds(userId: string): Promise<string[]> {

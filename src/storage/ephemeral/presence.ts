@@ -61,6 +61,24 @@ export async function upsertPresence(
 }
 
 /**
+ * The presence of users who are not offline, most recently changed first, at most `limit`: a
+ * new tenant instance takes them over to time them out.
+ */
+export async function selectPresenceNotOffline(
+  db: Kysely<Database>,
+  limit: number,
+): Promise<PresenceRecord[]> {
+  const rows = await db
+    .selectFrom('presence')
+    .selectAll()
+    .where('presence', '!=', 'offline')
+    .orderBy('stream_id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map(toRecord);
+}
+
+/**
  * Presence of `userIds` changed at positions in (`from`, `to`], oldest first, with each user's
  * displayname and avatar when they are a local user with a profile.
  */

@@ -20,7 +20,8 @@ export const setPresence = defineEndpoint({
   handler: async (ctx, req) => {
     const { userId } = req.params;
     requireSelf(req.auth, userId, 'Cannot set the presence of another user');
-    await ctx.services.presence.setPresence(userId, req.body.presence, req.body.status_msg);
+    const { presence, status_msg } = req.body;
+    await ctx.services.presence.setPresence(userId, presence, status_msg, req.auth.deviceId);
     return {};
   },
 });

@@ -1,0 +1,117 @@
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { createInternalApi } from '../../http/internal-api.js';
+import { shardAdminRoutes } from '../../shard/shard-admin-api.js';
+import { DEFAULT_IDLE_HIBERNATE_MS, Shard } from '../../shard/shard.js';
+import { DEFAULT_TENANT_LIMITS } from '../../shard/tenant-host.js';
+import { parseListenAddress } from '../listen-address.js';
+import { createProcessLogger } from '../logger.js';
+import { stopOnSignals } from '../signals.js';
+
+/** The environment variable holding the bearer token of the shard's admin API. */
+export const SHARD_TOKEN_ENV = 'MARINA_SHARD_TOKEN';
+
+interface ShardCommandOptions {
+  dataDir: string;
+  shardId: string;
+  listen: string;
+  adminListen: string;
+  idleHibernateMs: number;
+  maxInFlight: number;
+  maxQueued: number;
+  publicBaseUrl: string;
+}
+
+/**
+ * `marina shard`: one shard process, as the controller runs it (docs/shard.md). Tenant traffic
+ * on `--listen`, the admin API on `--admin-listen`; logs go to standard error, and standard
+ * output carries one JSON line, `{"event":"shard-ready",…}`, once both listen.
+ */
+export function registerShardCommand(program: Command): void {
+  program
+    .command('shard')
+    .description('run one shard: host the tenants the controller assigns, by Host')
+    .requiredOption('--shard-id <id>', 'the name of this shard, as the controller knows it')
+    .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
+    .option('--listen <host:port>', 'address for tenant traffic', '127.0.0.1:0')
+    .option('--admin-listen <host:port>', 'address for the admin API (loopback)', '127.0.0.1:0')
+    .option(
+      '--idle-hibernate-ms <ms>',
+      'hibernate a tenant idle this long',
+      positiveInteger,
+      DEFAULT_IDLE_HIBERNATE_MS,
+    )
+    .option(
+      '--max-in-flight <n>',
+      'requests one tenant runs at once',
+      positiveInteger,
+      DEFAULT_TENANT_LIMITS.maxInFlight,
+    )
+    .option(
+      '--max-queued <n>',
+      'requests of one tenant waiting for a slot before 429',
+      positiveInteger,
+      DEFAULT_TENANT_LIMITS.maxQueued,
+    )
+    .option(
+      '--public-base-url <template>',
+      'base URL of tenants without public_baseurl; {server_name} is replaced',
+      'https://{server_name}',
+    )
+    .action(async (options: ShardCommandOptions) => {
+      const token = process.env[SHARD_TOKEN_ENV];
+      if (!token) throw new Error(`${SHARD_TOKEN_ENV} must hold the admin API's bearer token`);
+      // Not passed on to anything this process might start.
+      delete process.env[SHARD_TOKEN_ENV];
+      const logger = createProcessLogger('marina-shard', { stream: 'stderr' }).child({
+        shard_id: options.shardId,
+      });
+      const traffic = parseListenAddress(options.listen);
+      const admin = parseListenAddress(options.adminListen);
+
+      const shard = await Shard.start({
+        logger,
+        listen: traffic,
+        idleHibernateMs: options.idleHibernateMs,
+        limits: { maxInFlight: options.maxInFlight, maxQueued: options.maxQueued },
+        publicBaseUrlFor: (serverName) =>
+          options.publicBaseUrl.replaceAll('{server_name}', serverName),
+      });
+      const adminApi = createInternalApi({
+        logger,
+        token,
+        routes: shardAdminRoutes(shard, options.shardId),
+      });
+      try {
+        await adminApi.listen(admin.host, admin.port);
+      } catch (error) {
+        await shard.stop();
+        throw error;
+      }
+      stopOnSignals(logger, async () => {
+        await adminApi.close();
+        await shard.stop();
+      });
+      const ready = {
+        event: 'shard-ready',
+        shard_id: options.shardId,
+        traffic_url: urlOf(traffic.host, shard.port),
+        admin_url: urlOf(admin.host, adminApi.port),
+      };
+      logger.info({ ...ready, data_dir: resolve(options.dataDir) }, 'shard listening');
+      process.stdout.write(`${JSON.stringify(ready)}\n`);
+    });
+}
+
+/** The URL a process on this machine reaches a listener at (wildcards → loopback). */
+function urlOf(host: string, port: number): string {
+  const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
+}
+
+function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidArgumentError('not a positive integer');
+  return value;
+}

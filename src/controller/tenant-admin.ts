@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { MatrixError, badJson, invalidParam, missingParam } from '../core/errors.js';
+import { isValidServerName, serverNameParts } from '../core/identifiers.js';
+import type { RegistrationMode } from './local-tenant-store.js';
+
+/**
+ * What `marina tenant …` does, whoever does it: the running controller (over its admin API) or,
+ * when none runs, the registry and tenant folders edited directly. The shapes are the admin
+ * API's JSON, so the CLI prints what the API returns.
+ */
+export interface TenantAdmin {
+  createTenant(tenant: NewTenant): Promise<TenantSettings>;
+  listTenants(): Promise<TenantSummary[]>;
+  showTenant(serverName: string): Promise<TenantSettings>;
+  deleteTenant(serverName: string, options: { purge: boolean }): Promise<DeletedTenant>;
+}
+
+export interface NewTenant {
+  readonly serverName: string;
+  /** Default: the server_name alone. Lower-cased, no port. */
+  readonly hostnames?: readonly string[];
+  readonly registration?: RegistrationMode;
+}
+
+/**
+ * Where a tenant stands: its shard's report (`hibernated`, `starting`, `awake`, `failed`), or
+ * `pending` (placed, not yet handed to its shard), `unplaced` (no shard has room),
+ * `shard_unavailable` (its shard is down or does not answer), `stopped` (no controller runs).
+ */
+export type TenantState =
+  | 'hibernated'
+  | 'starting'
+  | 'awake'
+  | 'failed'
+  | 'pending'
+  | 'unplaced'
+  | 'shard_unavailable'
+  | 'stopped';
+
+export interface TenantSummary {
+  server_name: string;
+  hostnames: string[];
+  shard_id: string | null;
+  state: TenantState;
+}
+
+/** A tenant's settings as `marina tenant show --json` prints them. */
+export interface TenantSettings {
+  server_name: string;
+  hostnames: string[];
+  shard_id: string | null;
+  registration_mode: RegistrationMode;
+  registration_shared_secret: string;
+  tenant_dir: string;
+  signing_key_id?: string;
+  verify_key?: string;
+  [setting: string]: unknown;
+}
+
+export interface DeletedTenant {
+  server_name: string;
+  purged: boolean;
+  /** Where the data went when it was kept. */
+  kept_at?: string;
+}
+
+const newTenantSchema = z.object({
+  server_name: z.string(),
+  hostnames: z.array(z.string()).optional(),
+  registration: z.enum(['open', 'token', 'closed']).optional(),
+});
+
+/** Reads and checks a `POST /tenants` body (or the CLI's arguments in that shape). */
+export function parseNewTenant(body: unknown): NewTenant {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badJson('The body must be a JSON object');
+  }
+  if (!('server_name' in body)) throw missingParam('server_name is required');
+  const parsed = newTenantSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') || 'body';
+    throw field.startsWith('registration')
+      ? invalidParam('registration must be open, token or closed')
+      : badJson(`Invalid ${field}: ${issue?.message ?? 'wrong type'}`);
+  }
+  const { server_name: serverName, hostnames, registration } = parsed.data;
+  checkServerName(serverName);
+  return {
+    serverName,
+    hostnames: hostnames === undefined ? undefined : normalizeHostnames(hostnames),
+    registration,
+  };
+}
+
+export function checkServerName(serverName: string): void {
+  if (!isValidServerName(serverName)) {
+    throw invalidParam(`"${serverName}" is not a valid Matrix server name`);
+  }
+}
+
+/** Host names as requests carry them: lower-case, no port, no duplicates. */
+function normalizeHostnames(hostnames: readonly string[]): string[] {
+  const normalized: string[] = [];
+  for (const hostname of hostnames) {
+    const lower = hostname.toLowerCase();
+    if (!isValidServerName(lower) || serverNameParts(lower).port !== undefined) {
+      throw invalidParam(`"${hostname}" is not a valid host name (a DNS name or IP, no port)`);
+    }
+    if (!normalized.includes(lower)) normalized.push(lower);
+  }
+  return normalized;
+}
+
+export function unknownTenant(serverName: string, where: string): MatrixError {
+  return new MatrixError('M_NOT_FOUND', `no tenant ${serverName} in ${where}`);
+}

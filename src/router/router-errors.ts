@@ -1,0 +1,49 @@
+import type { ServerResponse } from 'node:http';
+import { MatrixError } from '../core/errors.js';
+import { CORS_HEADERS } from '../http/cors.js';
+
+/**
+ * The router's own answers (unknown host, shard unreachable, internal path) are Matrix errors
+ * with the CORS headers of every Marina response, so clients and browsers read them as they
+ * read a shard's.
+ */
+export function sendRouterError(res: ServerResponse, error: MatrixError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(error.toJSON());
+  res.writeHead(error.status, {
+    ...CORS_HEADERS,
+    ...error.headers,
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+export const noHomeserverAt = (host: string | undefined) =>
+  new MatrixError('M_NOT_FOUND', `No homeserver is served at host ${host ?? '(none)'}`);
+
+export const internalPathRefused = () =>
+  new MatrixError('M_UNRECOGNIZED', 'Unrecognized request', { status: 404 });
+
+export const badRequestTarget = () =>
+  new MatrixError('M_UNRECOGNIZED', 'Request target must be a path', { status: 400 });
+
+export const shardUnreachable = (serverName: string) =>
+  new MatrixError('M_UNKNOWN', `The homeserver ${serverName} cannot be reached right now`, {
+    status: 502,
+  });
+
+export const tenantUnplaced = (serverName: string) =>
+  new MatrixError('M_UNKNOWN', `The homeserver ${serverName} is not available right now`, {
+    status: 503,
+    headers: { 'Retry-After': '1' },
+  });
+
+export const noPlacementYet = () =>
+  new MatrixError('M_UNKNOWN', 'The router does not know where homeservers are yet', {
+    status: 503,
+    headers: { 'Retry-After': '1' },
+  });

@@ -1,0 +1,226 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { unknownError, type MatrixError } from '../core/errors.js';
+import { upstreamRequestHeaders } from './forwarded-headers.js';
+import { isInternalPath, pathWithoutQuery } from './internal-paths.js';
+import { OutageLog } from './outage-log.js';
+import type { Placement } from './placement.js';
+import type { PlacementSource } from './placement-source.js';
+import { PlacementTable } from './placement-table.js';
+import { proxyRequest, type ProxyOutcome } from './proxy.js';
+import { requestHost } from './request-host.js';
+import {
+  badRequestTarget,
+  internalPathRefused,
+  noHomeserverAt,
+  noPlacementYet,
+  sendRouterError,
+  tenantUnplaced,
+} from './router-errors.js';
+import { ShardAgents } from './shard-agents.js';
+import { plainAddress, TrustedProxies } from './trusted-proxies.js';
+
+export interface RouterOptions {
+  readonly logger: Logger;
+  readonly source: PlacementSource;
+  /** Where to listen; port 0 picks a free port. */
+  readonly listen: { host: string; port: number };
+  /** Peers (IPs, CIDR ranges) whose `X-Forwarded-*` headers are believed. */
+  readonly trustedProxies?: readonly string[];
+  /** Serves this tenant for hosts that name no tenant (`localhost` under `marina up`). */
+  readonly defaultTenant?: string;
+  /** How long connecting to a shard may take before the client gets 502 (default 5 s). */
+  readonly connectTimeoutMs?: number;
+  /** How long a request that arrives before the first placement waits for it (default 10 s). */
+  readonly firstPlacementWaitMs?: number;
+  /** How long `stop()` lets in-flight requests finish before cutting them (default 5 s). */
+  readonly stopGraceMs?: number;
+}
+
+/**
+ * The router: finds the tenant a request is for by its host, and proxies the request to the
+ * shard that hosts the tenant, according to the latest placement from its source. It keeps
+ * routing with the last placement it has while the source is away.
+ */
+export class Router {
+  private table: PlacementTable | undefined;
+  private readonly firstTable: Promise<void>;
+  private tableArrived!: () => void;
+  private readonly server: Server;
+  private readonly agents = new ShardAgents();
+  private readonly shardOutages: OutageLog;
+  private readonly trustedProxies: TrustedProxies;
+
+  private constructor(private readonly options: RouterOptions) {
+    this.trustedProxies = TrustedProxies.parse(options.trustedProxies ?? []);
+    this.shardOutages = new OutageLog(options.logger);
+    this.firstTable = new Promise((resolve) => (this.tableArrived = resolve));
+    this.server = createServer(
+      // Uploads may take long (media); headers must still come within headersTimeout.
+      { requestTimeout: 0 },
+      (req, res) =>
+        void this.handle(req, res).catch((error: unknown) => {
+          options.logger.error({ err: error }, 'router failed on a request');
+          sendRouterError(res, unknownError());
+        }),
+    );
+  }
+
+  /** Listens and starts following the placement. */
+  static async start(options: RouterOptions): Promise<Router> {
+    const router = new Router(options);
+    router.server.listen(options.listen.port, options.listen.host);
+    await once(router.server, 'listening');
+    options.source.start((placement) => router.usePlacement(placement));
+    return router;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : this.options.listen.port;
+  }
+
+  /** The placement version in use (undefined before the first). */
+  get placementVersion(): number | undefined {
+    return this.table?.version;
+  }
+
+  /**
+   * Stops listening and following the placement; in-flight requests get `stopGraceMs` to finish
+   * (their connections are then cut).
+   */
+  async stop(): Promise<void> {
+    await this.options.source.stop();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const cut = setTimeout(
+      () => this.server.closeAllConnections(),
+      this.options.stopGraceMs ?? 5_000,
+    );
+    await closed;
+    clearTimeout(cut);
+    this.agents.destroy();
+  }
+
+  private usePlacement(placement: Placement): void {
+    const table = new PlacementTable(placement, this.options.defaultTenant);
+    for (const problem of table.problems) {
+      this.options.logger.warn({ placement_version: table.version }, problem);
+    }
+    const origins = table.trafficOrigins();
+    this.agents.keepOnly(origins);
+    this.shardOutages.keepOnly(origins);
+    const first = this.table === undefined;
+    this.table = table;
+    this.tableArrived();
+    this.options.logger.info(
+      { placement_version: table.version, tenants: table.tenantCount, shards: origins.size },
+      first ? 'placement loaded' : 'placement changed',
+    );
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const peerAddress = plainAddress(req.socket.remoteAddress ?? '');
+    const peerTrusted = this.trustedProxies.includes(peerAddress);
+    const host = requestHost(req.headers, peerTrusted);
+    const requestId = requestIdOf(req, peerTrusted);
+    const logFields: Record<string, unknown> = {
+      req_id: requestId,
+      method: req.method,
+      path: pathWithoutQuery(req.url ?? ''),
+      host: host.hostname,
+    };
+    const refuse = (error: MatrixError) => {
+      req.resume();
+      sendRouterError(res, error);
+      this.logRequest(logFields, { status: error.status }, started);
+    };
+
+    const target = req.url ?? '';
+    if (!target.startsWith('/')) return refuse(badRequestTarget());
+    if (isInternalPath(target)) return refuse(internalPathRefused());
+
+    const table = await this.currentTable();
+    if (!table) return refuse(noPlacementYet());
+    const found = table.lookup(host.hostname);
+    if (!found) return refuse(noHomeserverAt(host.hostname));
+    const { route } = found;
+    logFields.server_name = route.serverName;
+    logFields.shard = route.shardId;
+    if (!route.trafficUrl) return refuse(tenantUnplaced(route.serverName));
+
+    const origin = route.trafficUrl.origin;
+    const outcome = await proxyRequest(
+      req,
+      res,
+      {
+        url: route.trafficUrl,
+        agent: this.agents.agentFor(origin),
+        serverName: route.serverName,
+        headers: upstreamRequestHeaders(req.rawHeaders, {
+          host: found.byDefault || host.header === undefined ? route.serverName : host.header,
+          originalHost: host.header,
+          peerAddress,
+          peerTrusted,
+          requestId,
+        }),
+      },
+      this.options.connectTimeoutMs ?? 5_000,
+    );
+    this.noteShardHealth(route.shardId, origin, outcome);
+    this.logRequest(logFields, outcome, started);
+  }
+
+  /** The table, waiting a while for the first one when the router has just started. */
+  private async currentTable(): Promise<PlacementTable | undefined> {
+    if (this.table) return this.table;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.firstPlacementWaitMs ?? 10_000);
+    });
+    await Promise.race([this.firstTable, waited]);
+    clearTimeout(timer);
+    return this.table;
+  }
+
+  private noteShardHealth(shardId: string | null, origin: string, outcome: ProxyOutcome): void {
+    const fields = { shard: shardId, traffic_url: origin };
+    if (outcome.failure === 'shard-unreachable') {
+      this.shardOutages.failed(
+        origin,
+        { ...fields, err: outcome.error?.message },
+        'shard unreachable: its tenants get 502 until it answers again',
+      );
+    } else if (outcome.failure === undefined) {
+      this.shardOutages.recovered(origin, fields, 'shard reachable again');
+    }
+  }
+
+  private logRequest(
+    fields: Record<string, unknown>,
+    outcome: Pick<ProxyOutcome, 'status' | 'failure'>,
+    started: number,
+  ): void {
+    // One line per request, never with the query string (it may hold an access token).
+    this.options.logger.debug(
+      {
+        ...fields,
+        status: outcome.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(outcome.failure ? { failure: outcome.failure } : {}),
+      },
+      'request',
+    );
+  }
+}
+
+/** A trusted proxy's request ID is kept (one ID across the hops); otherwise a fresh one. */
+function requestIdOf(req: IncomingMessage, peerTrusted: boolean): string {
+  const given = req.headers['x-request-id'];
+  if (peerTrusted && typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given)) return given;
+  return randomBytes(8).toString('hex');
+}
