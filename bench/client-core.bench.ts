@@ -1,7 +1,9 @@
 /**
- * The client-server core against a real `marina up` process (SQLite): a sequential send loop,
+ * The client-server core against a real `marina up` (SQLite): a sequential send loop,
  * incremental /sync after one new message, and long-poll wake-up (Bob waits in /sync, Alice
- * sends, Bob's /sync returns). The client is this process; the server is a child process.
+ * sends, Bob's /sync returns). Measured twice: against the shard process that hosts the tenant
+ * (the homeserver itself, `Host: localhost`), then through the router as clients reach it.
+ * The client is this process; the servers are child processes.
  * Run: npx tsx bench/client-core.bench.ts
  * Profile the server: MARINA_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx …
  * (MARINA_BENCH_SENDS raises the number of measured sends, for a longer profile.)
@@ -63,17 +65,21 @@ const child = spawn(
 // which would be measured as server latency.
 const agent = new Agent({ keepAlive: true });
 
+/** Where requests go: the router (`marina up`'s --listen) or the shard's traffic port. */
+let target = { port, host: `127.0.0.1:${port}` };
+
 function call(method: string, path: string, token?: string, body?: unknown): Promise<Json> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: '127.0.0.1',
-        port,
+        port: target.port,
         method,
         path,
         agent,
         headers: {
+          Host: target.host,
           ...(token ? { Authorization: `Bearer ${token}` } : {}),
           ...(payload === undefined
             ? {}
@@ -141,53 +147,73 @@ try {
       body: text,
     });
 
-  for (let i = 0; i < WARM_UP; i += 1) await send(`warm-up ${i}`);
-  const sendTimes: number[] = [];
-  const loopStart = performance.now();
-  for (let i = 0; i < SENDS; i += 1) {
-    const start = performance.now();
-    await send(`message ${i}`);
-    sendTimes.push(performance.now() - start);
-  }
-  const loopSeconds = (performance.now() - loopStart) / 1000;
-  summary(`send (${SENDS} sequential)`, sendTimes);
-  console.log(`${'sequential sends per second'.padEnd(40)} ${Math.round(SENDS / loopSeconds)}`);
+  /** The three measurements against the current target. */
+  async function measure(label: string): Promise<void> {
+    console.log(`\n${label}`);
+    for (let i = 0; i < WARM_UP; i += 1) await send(`warm-up ${i}`);
+    const sendTimes: number[] = [];
+    const loopStart = performance.now();
+    for (let i = 0; i < SENDS; i += 1) {
+      const start = performance.now();
+      await send(`message ${i}`);
+      sendTimes.push(performance.now() - start);
+    }
+    const loopSeconds = (performance.now() - loopStart) / 1000;
+    summary(`send (${SENDS} sequential)`, sendTimes);
+    console.log(`${'sequential sends per second'.padEnd(40)} ${Math.round(SENDS / loopSeconds)}`);
 
-  let since = (await call('GET', '/_matrix/client/v3/sync', bob)).next_batch as string;
-  const syncTimes: number[] = [];
-  for (let i = 0; i < SYNCS; i += 1) {
-    await send(`sync ${i}`);
-    const start = performance.now();
-    const body = await call('GET', `/_matrix/client/v3/sync?since=${since}&timeout=0`, bob);
-    syncTimes.push(performance.now() - start);
-    if (body.rooms?.join?.[roomId]?.timeline?.events?.length !== 1)
-      throw new Error('incremental sync missed the event');
-    since = body.next_batch;
-  }
-  summary('incremental /sync after one message', syncTimes);
+    let since = (await call('GET', '/_matrix/client/v3/sync', bob)).next_batch as string;
+    const syncTimes: number[] = [];
+    for (let i = 0; i < SYNCS; i += 1) {
+      await send(`sync ${i}`);
+      const start = performance.now();
+      const body = await call('GET', `/_matrix/client/v3/sync?since=${since}&timeout=0`, bob);
+      syncTimes.push(performance.now() - start);
+      if (body.rooms?.join?.[roomId]?.timeline?.events?.length !== 1)
+        throw new Error('incremental sync missed the event');
+      since = body.next_batch;
+    }
+    summary('incremental /sync after one message', syncTimes);
 
-  const wakeFromSent: number[] = [];
-  const wakeFromSendStart: number[] = [];
-  for (let i = 0; i < WAKEUPS; i += 1) {
-    const waiting = call('GET', `/_matrix/client/v3/sync?since=${since}&timeout=30000`, bob).then(
-      (body) => ({
-        body,
-        at: performance.now(),
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const sendStart = performance.now();
-    await send(`wake ${i}`);
-    const sent = performance.now();
-    const { body, at } = await waiting;
-    if (body.rooms?.join?.[roomId]?.timeline?.events?.length !== 1)
-      throw new Error('long-poll missed the event');
-    wakeFromSent.push(at - sent);
-    wakeFromSendStart.push(at - sendStart);
-    since = body.next_batch;
+    const wakeFromSent: number[] = [];
+    const wakeFromSendStart: number[] = [];
+    for (let i = 0; i < WAKEUPS; i += 1) {
+      const waiting = call('GET', `/_matrix/client/v3/sync?since=${since}&timeout=30000`, bob).then(
+        (body) => ({ body, at: performance.now() }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const sendStart = performance.now();
+      await send(`wake ${i}`);
+      const sent = performance.now();
+      const { body, at } = await waiting;
+      if (body.rooms?.join?.[roomId]?.timeline?.events?.length !== 1)
+        throw new Error('long-poll missed the event');
+      wakeFromSent.push(at - sent);
+      wakeFromSendStart.push(at - sendStart);
+      since = body.next_batch;
+    }
+    summary('long-poll wake-up (after send returned)', wakeFromSent);
+    summary('long-poll wake-up (from send start)', wakeFromSendStart);
   }
-  summary('long-poll wake-up (after send returned)', wakeFromSent);
-  summary('long-poll wake-up (from send start)', wakeFromSendStart);
+
+  // The shard that hosts localhost, from the controller's admin API.
+  const controllerDir = join(dataDir, 'controller');
+  const controllerUrl = (
+    JSON.parse(await readFile(join(controllerDir, 'controller.json'), 'utf8')) as Json
+  ).url as string;
+  const adminToken = (await readFile(join(controllerDir, 'admin-token'), 'utf8')).trim();
+  const shards = (await (
+    await fetch(`${controllerUrl}/_marina/controller/v1/shards`, {
+      headers: { Authorization: `Bearer ${adminToken}` },
+    })
+  ).json()) as Json;
+  const shardPort = Number(new URL(shards.shards[0].traffic_url as string).port);
+
+  const routerTarget = target;
+  target = { port: shardPort, host: 'localhost' };
+  await measure('the shard (the homeserver itself, Host: localhost)');
+  target = routerTarget;
+  await measure('through the router (marina up --listen)');
 } finally {
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));

@@ -94,6 +94,22 @@ describe('sending and reading room events', () => {
       ]);
     });
 
+    it('answers a retry as the first attempt even once the sender may no longer send', async () => {
+      const room = await alice.createRoom({ preset: 'public_chat' });
+      await carol.join(room);
+      const path = `/rooms/${enc(room)}/send/m.room.message/before-ban`;
+      const first = await carol.ok('PUT', path, { msgtype: 'm.text', body: 'last words' });
+      await alice.ok('POST', `/rooms/${enc(room)}/ban`, { user_id: carol.userId });
+      const retry = await carol.ok('PUT', path, { msgtype: 'm.text', body: 'last words' });
+      expect(retry.event_id).toBe(first.event_id);
+      // A new transaction ID is refused.
+      const fresh = await carol.call('PUT', `/rooms/${enc(room)}/send/m.room.message/after-ban`, {
+        msgtype: 'm.text',
+        body: 'more',
+      });
+      expect(fresh.status).toBe(403);
+    });
+
     it('refuses non-members, unknown rooms, malformed IDs, bad JSON and oversized events', async () => {
       expect(
         await carol.call('PUT', `/rooms/${enc(roomId)}/send/m.room.message/t`, { body: 'x' }),

@@ -147,45 +147,58 @@ export class RoomEvents {
     options: SendOptions = {},
   ): Promise<SentEvent> {
     return this.withRoomLock(roomId, async (persist) => {
-      const version = await this.requireRoomVersion(roomId);
-      if (options.txn !== undefined) {
-        const key = options.txn;
-        const existing = await this.#db.read((db) => selectTxnEventId(db, key));
-        if (existing !== undefined) return { eventId: existing, created: false };
-      }
-      const prevEvents = await this.#prevEvents(roomId);
-      const stateBefore = await this.#graph.computeStateBefore(
-        roomId,
-        prevEvents.map((event) => event.eventId),
-      );
-      const made =
-        typeof draft === 'function'
-          ? await draft(new StateView(roomId, version, stateBefore, this.#graph))
-          : draft;
-      if ('existingEventId' in made) return { eventId: made.existingEventId, created: false };
-
-      const authEvents = await this.authEventsFor(made, version, stateBefore);
-      const event = this.build(made, version, roomId, prevEvents, authEvents);
-      const check = await this.#graph.checkEvent(event, { authEvents, stateBefore });
-      if (check.rejected !== undefined) throw forbidden(check.rejected.reason);
-      if (check.softFailed === true) {
-        throw forbidden('The event is not allowed by the current state of the room');
-      }
-      const txn = options.txn;
       try {
-        const streamOrdering = await persist(event, check.stateBefore, async (trx, position) => {
-          if (txn !== undefined) {
-            const recorded = await insertTxnId(trx, txn, roomId, event.eventId);
-            if (recorded !== event.eventId) throw new TxnIdTaken(recorded);
-          }
-          await options.withinTransaction?.(trx, position, event);
-        });
-        return { eventId: event.eventId, created: true, event, streamOrdering };
+        return await this.#sendLocked(roomId, draft, options, persist);
       } catch (error) {
         if (error instanceof TxnIdTaken) return { eventId: error.eventId, created: false };
+        // A retry answers as the first attempt did, even if the event would not be allowed
+        // now. Looked up only on failure: a first attempt (the usual case) reads nothing.
+        const key = options.txn;
+        if (key !== undefined) {
+          const existing = await this.#db.read((db) => selectTxnEventId(db, key));
+          if (existing !== undefined) return { eventId: existing, created: false };
+        }
         throw error;
       }
     });
+  }
+
+  async #sendLocked(
+    roomId: string,
+    draft: EventDraft | DraftMaker,
+    options: SendOptions,
+    persist: PersistLocal,
+  ): Promise<SentEvent> {
+    const version = await this.requireRoomVersion(roomId);
+    const prevEvents = await this.#prevEvents(roomId);
+    const stateBefore = await this.#graph.computeStateBefore(
+      roomId,
+      prevEvents.map((event) => event.eventId),
+    );
+    const made =
+      typeof draft === 'function'
+        ? await draft(new StateView(roomId, version, stateBefore, this.#graph))
+        : draft;
+    if ('existingEventId' in made) return { eventId: made.existingEventId, created: false };
+
+    const authEvents = await this.authEventsFor(made, version, stateBefore);
+    const event = this.build(made, version, roomId, prevEvents, authEvents);
+    const check = await this.#graph.checkEvent(event, { authEvents, stateBefore });
+    if (check.rejected !== undefined) throw forbidden(check.rejected.reason);
+    if (check.softFailed === true) {
+      throw forbidden('The event is not allowed by the current state of the room');
+    }
+    const txn = options.txn;
+    // A retry with the same transaction ID finds it recorded here, in the storing transaction,
+    // which then rolls back (TxnIdTaken).
+    const streamOrdering = await persist(event, check.stateBefore, async (trx, position) => {
+      if (txn !== undefined) {
+        const recorded = await insertTxnId(trx, txn, roomId, event.eventId);
+        if (recorded !== event.eventId) throw new TxnIdTaken(recorded);
+      }
+      await options.withinTransaction?.(trx, position, event);
+    });
+    return { eventId: event.eventId, created: true, event, streamOrdering };
   }
 
   /**
