@@ -23,6 +23,7 @@ interface UpOptions {
   listen: string;
   shards: string;
   maxTenantsPerShard: string;
+  idleHibernateMs?: string;
 }
 
 /**
@@ -44,6 +45,10 @@ export function registerUpCommand(program: Command): void {
       'place no more tenants than this on one shard',
       String(DEFAULT_MAX_TENANTS_PER_SHARD),
     )
+    .option(
+      '--idle-hibernate-ms <ms>',
+      'hibernate a tenant idle this long (passed to the shards; their default is 5 minutes)',
+    )
     .action(async (options: UpOptions) => {
       const { host, port } = parseListenAddress(options.listen);
       const shards = Number(options.shards);
@@ -51,6 +56,12 @@ export function registerUpCommand(program: Command): void {
         throw new Error(`--shards wants a positive integer, not "${options.shards}"`);
       }
       const maxTenantsPerShard = parseMaxTenantsPerShard(options.maxTenantsPerShard);
+      const idleHibernateMs = options.idleHibernateMs;
+      if (idleHibernateMs !== undefined && !/^[1-9][0-9]*$/.test(idleHibernateMs)) {
+        throw new Error(
+          `--idle-hibernate-ms wants a positive number of milliseconds, not "${idleHibernateMs}"`,
+        );
+      }
       const logger = createProcessLogger('marina');
       const store = new LocalTenantStore(options.dataDir);
       if (!(await store.exists(EMBEDDED_TENANT))) {
@@ -87,7 +98,11 @@ export function registerUpCommand(program: Command): void {
           stdout: (line) => process.stdout.write(`${line}\n`),
           stderr: (line) => process.stdout.write(`${line}\n`),
         },
-        shardArgs: ['--public-base-url', publicBaseUrl],
+        shardArgs: [
+          '--public-base-url',
+          publicBaseUrl,
+          ...(idleHibernateMs === undefined ? [] : ['--idle-hibernate-ms', idleHibernateMs]),
+        ],
       });
       running.controller = controller;
       // A crash must not leave shards behind (a clean stop has stopped them already).
