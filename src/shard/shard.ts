@@ -8,6 +8,7 @@ import type { TenantConfig } from '../services/tenant-config.js';
 import { WalCheckpointer } from '../storage/wal-checkpointer.js';
 import { isLongPoll } from './long-poll.js';
 import { ShardMetrics } from './shard-metrics.js';
+import { TenantTurns } from './tenant-turns.js';
 import {
   DEFAULT_TENANT_LIMITS,
   TenantHost,
@@ -57,6 +58,8 @@ export class Shard {
   readonly #walCheckpointer: WalCheckpointer;
   readonly #idleSweep: NodeJS.Timeout;
   readonly #idleHibernateMs: number;
+  /** Requests start in turns across tenants (see TenantTurns). */
+  readonly #turns = new TenantTurns<TenantHost>();
 
   private constructor(options: ShardOptions) {
     this.#options = options;
@@ -69,10 +72,18 @@ export class Shard {
       resolveTenant: async (hostname, request) => {
         const tenant = this.#tenantAt(hostname);
         if (!tenant) throw notServed(hostname ?? '(none)');
-        return tenant.admit({
+        const admission = await tenant.admit({
           longPoll: isLongPoll(request.method, request.url),
           signal: request.signal,
         });
+        // Admitted (within its tenant's cap), it then waits for its tenant's turn to start.
+        try {
+          await this.#turns.take(tenant, request.signal);
+        } catch (error) {
+          admission.release();
+          throw error;
+        }
+        return admission;
       },
       onResponse: (record) => this.#observe(record),
     });

@@ -2,14 +2,14 @@ import { readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
-import { sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTestDatabaseConfig } from '../../test/helpers/test-database.js';
 import type { DatabaseConfig } from './database-config.js';
-import { migrationNames } from './migrations/index.js';
+import { createMigrationProvider, migrationNames } from './migrations/index.js';
 import { TenantDatabaseOwnershipError } from './storage-errors.js';
 import type { TenantDatabase } from './tenant-database.js';
 import { openTenantDatabase } from './tenant-database.js';
@@ -72,6 +72,24 @@ async function rawTableNames(config: DatabaseConfig): Promise<string[]> {
     return rows.map((row) => row.name);
   } finally {
     await client.end();
+  }
+}
+
+/** Applies the migrations up to `name` only, as an older Marina would have left the database. */
+async function migrateOnlyTo(config: DatabaseConfig, name: string): Promise<void> {
+  const db = new Kysely<unknown>({
+    dialect:
+      config.dialect === 'sqlite'
+        ? new SqliteDialect({ database: new BetterSqlite3(config.path) })
+        : new PostgresDialect({ pool: new pg.Pool({ connectionString: config.url, max: 1 }) }),
+  });
+  try {
+    const { error } = await new Migrator({ db, provider: createMigrationProvider() }).migrateTo(
+      name,
+    );
+    if (error !== undefined) throw error;
+  } finally {
+    await db.destroy();
   }
 }
 
@@ -187,6 +205,35 @@ describe(`tenant database on ${dialect}`, () => {
     );
     await expect(openTenantDatabase(config, { serverName: 'alpha.example' })).rejects.toThrow(
       /^cannot migrate tenant database .*: corrupted migrations: previously executed migration 9999-from-the-future is missing/,
+    );
+  });
+
+  it('applies the missing migrations to a database an older Marina left behind', async () => {
+    const config = await freshConfig();
+    const [oldest, ...missing] = migrationNames();
+    await migrateOnlyTo(config, oldest!);
+    const { logger, lines } = memoryLogger();
+
+    const db = await open(config, 'alpha.example', logger);
+    const migrated = lines.filter((line) => line['msg'] === 'migrated tenant database');
+    expect(migrated).toHaveLength(1);
+    expect(migrated[0]).toMatchObject({ migrations: missing });
+    const names = await db.read(async (d) => {
+      const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(d);
+      return rows.map((row) => row.name).sort();
+    });
+    expect(names).toEqual(migrationNames());
+    expect(await owner(db)).toBe('alpha.example');
+  });
+
+  it('claims a database that is at the latest migration but was never claimed', async () => {
+    const config = await freshConfig();
+    await migrateOnlyTo(config, migrationNames().at(-1)!);
+    const db = await open(config, 'alpha.example');
+    expect(await owner(db)).toBe('alpha.example');
+    await db.close();
+    await expect(openTenantDatabase(config, { serverName: 'beta.example' })).rejects.toThrow(
+      /belongs to alpha\.example/,
     );
   });
 

@@ -3,12 +3,12 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Transaction } from 'kysely';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig, Dialect } from './database-config.js';
 import { describeDatabase } from './database-config.js';
-import { createMigrationProvider } from './migrations/index.js';
+import { createMigrationProvider, migrationNames } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-dialect.js';
 import type { WalCheckpointer } from './wal-checkpointer.js';
@@ -275,6 +275,55 @@ async function prepare(
   log: Logger | undefined,
 ): Promise<void> {
   const where = describeDatabase(config);
+  // Every wake-up of a tenant opens its database, almost always at the latest migration
+  // already: then one query tells so, and the table introspection and the migrator (which
+  // creates and locks its own tables: ~3 ms of a ~6 ms start on SQLite) are skipped.
+  if (await atLatestMigration(db)) {
+    const owner = await readOwner(db);
+    assertOwner(owner, serverName, where);
+    if (owner === serverName) return;
+  } else {
+    await migrate(db, config, serverName, log);
+  }
+
+  // Insert-if-absent then re-read, in one transaction: two openers racing agree on one owner.
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('tenant_meta')
+      .values({ key: SERVER_NAME_KEY, value: serverName })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    assertOwner(await readOwner(trx), serverName, where);
+  });
+}
+
+/**
+ * Whether the database records exactly the migrations this code has, neither fewer nor others
+ * (a newer Marina's): then it is a Marina database with nothing to apply. False when it has no
+ * migration table (a new or foreign database), for the full checks to decide.
+ */
+async function atLatestMigration(db: Kysely<Database>): Promise<boolean> {
+  let applied: string[];
+  try {
+    const { rows } = await sql<{
+      name: string;
+    }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(db);
+    applied = rows.map((row) => row.name).sort();
+  } catch {
+    return false;
+  }
+  const latest = migrationNames();
+  return applied.length === latest.length && applied.every((name, i) => name === latest[i]);
+}
+
+/** Refuses a foreign database or another tenant's, then applies pending migrations. */
+async function migrate(
+  db: Kysely<Database>,
+  config: DatabaseConfig,
+  serverName: string,
+  log: Logger | undefined,
+): Promise<void> {
+  const where = describeDatabase(config);
   const tables = new Set(
     (await db.introspection.getTables({ withInternalKyselyTables: true })).map((t) => t.name),
   );
@@ -300,16 +349,6 @@ async function prepare(
   const applied = (results ?? []).map((result) => result.migrationName);
   if (applied.length > 0)
     log?.info({ database: where, migrations: applied }, 'migrated tenant database');
-
-  // Insert-if-absent then re-read, in one transaction: two openers racing agree on one owner.
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('tenant_meta')
-      .values({ key: SERVER_NAME_KEY, value: serverName })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .execute();
-    assertOwner(await readOwner(trx), serverName, where);
-  });
 }
 
 async function readOwner(db: Kysely<Database>): Promise<string | undefined> {
