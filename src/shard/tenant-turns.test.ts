@@ -24,8 +24,9 @@ describe('TenantTurns', () => {
       request(turns, started, 'quiet', 'q1'),
       request(turns, started, 'other', 'o1'),
     ];
-    expect(turns.waiting).toBe(5);
-    expect(started).toEqual([]); // nothing starts in the tick that asked
+    // The first request of the turn starts at once (nobody is waiting); the rest wait.
+    expect(turns.waiting).toBe(4);
+    expect(started).toEqual([]); // it starts after the tick that asked
     await Promise.all(all);
     expect(started).toEqual(['n1', 'q1', 'o1', 'n2', 'n3']);
     expect(turns.waiting).toBe(0);
@@ -39,10 +40,10 @@ describe('TenantTurns', () => {
     );
     await backlog[0];
     expect(started).toEqual(['n1']);
-    // Arrives while the noisy tenant's backlog is being started.
+    // Arrives while the noisy tenant's backlog waits: it goes before the rest of it.
     const quiet = request(turns, started, 'quiet', 'q1');
     await Promise.all([...backlog, quiet]);
-    expect(started).toEqual(['n1', 'n2', 'q1', 'n3', 'n4', 'n5']);
+    expect(started).toEqual(['n1', 'q1', 'n2', 'n3', 'n4', 'n5']);
   });
 
   it('lets a request whose client left leave the line with a 499', async () => {
@@ -56,10 +57,24 @@ describe('TenantTurns', () => {
     const refusal = await gone.catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(MatrixError);
     expect(refusal).toMatchObject({ errcode: 'M_UNKNOWN', status: 499 });
-    expect(turns.waiting).toBe(2);
+    expect(turns.waiting).toBe(1); // a1 started at once; a2 waits
     await Promise.all([first, third]);
     expect(started).toEqual(['a1', 'a2']);
     expect(turns.waiting).toBe(0);
+  });
+
+  it('starts a lone request at once, and one request per turn without waiting', async () => {
+    const turns = new TenantTurns<string>();
+    const started: string[] = [];
+    await request(turns, started, 'a', 'a1');
+    expect(started).toEqual(['a1']);
+    expect(turns.waiting).toBe(0);
+    // A new event-loop turn: the next lone request starts at once too.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = request(turns, started, 'b', 'b1');
+    expect(turns.waiting).toBe(0);
+    await second;
+    expect(started).toEqual(['a1', 'b1']);
   });
 
   it('refuses at once a request whose client has already left', async () => {
