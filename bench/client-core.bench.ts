@@ -5,6 +5,7 @@
  * (the homeserver itself, `Host: localhost`), then through the router as clients reach it.
  * The client is this process; the servers are child processes.
  * Run: npx tsx bench/client-core.bench.ts
+ * MARINA_BENCH_WARM_UP: send + sync pairs before measuring (default 2000).
  * Profile the server: MARINA_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx …
  * (MARINA_BENCH_SENDS raises the number of measured sends, for a longer profile.)
  */
@@ -20,8 +21,13 @@ import { fileURLToPath } from 'node:url';
 const SENDS = Number(process.env.MARINA_BENCH_SENDS ?? 200);
 const SYNCS = 200;
 const WAKEUPS = 100;
-/** Sends before measuring, so the server runs JIT-compiled code as a long-running one does. */
-const WARM_UP = 300;
+/**
+ * Sends and incremental syncs before measuring, so that the servers (and this client) run the
+ * optimised code a long-running homeserver runs: V8 keeps re-compiling hot functions for the
+ * first thousand or so requests (on background threads that compete for the 2 cores), and sends
+ * are ~40% slower until it is done.
+ */
+const WARM_UP = Number(process.env.MARINA_BENCH_WARM_UP ?? 2000);
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -150,7 +156,12 @@ try {
   /** The three measurements against the current target. */
   async function measure(label: string): Promise<void> {
     console.log(`\n${label}`);
-    for (let i = 0; i < WARM_UP; i += 1) await send(`warm-up ${i}`);
+    let warmSince = (await call('GET', '/_matrix/client/v3/sync', bob)).next_batch as string;
+    for (let i = 0; i < WARM_UP; i += 1) {
+      await send(`warm-up ${i}`);
+      const path = `/_matrix/client/v3/sync?since=${warmSince}&timeout=0`;
+      warmSince = (await call('GET', path, bob)).next_batch as string;
+    }
     const sendTimes: number[] = [];
     const loopStart = performance.now();
     for (let i = 0; i < SENDS; i += 1) {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { TenantContext } from '../services/tenant-context.js';
 import type { RequestAuth } from '../services/tokens/access-tokens.js';
@@ -34,9 +35,14 @@ export interface EndpointRequest<Params, Query, Body, Auth = RequestAuth | null>
   readonly clientIp: string;
   /** Aborts when the client closes the connection before the response is sent (long-polls). */
   readonly signal?: AbortSignal;
+  /** The request body as it arrives, for endpoints with `streamBody` (media uploads). */
+  readonly bodyStream?: Readable;
 }
 
-/** A response other than `200` with a JSON body. */
+/**
+ * A response other than `200` with a JSON body. A `Readable` body is streamed as is (media
+ * downloads: set `Content-Type` and `Content-Length` in `headers`).
+ */
 export class EndpointResponse {
   constructor(
     readonly status: number,
@@ -70,6 +76,11 @@ export interface Endpoint<
   readonly params?: P;
   readonly query?: Q;
   readonly body?: B;
+  /**
+   * The body is not read and parsed: the handler gets it as a stream (`req.bodyStream`), with
+   * no size limit of the HTTP layer (media uploads, which enforce their own). No `body` schema.
+   */
+  readonly streamBody?: boolean;
   // Method syntax on purpose: a list of endpoints with different input types stays assignable.
   handler(
     ctx: TenantContext,

@@ -83,6 +83,32 @@ import { getServerKeys } from './key/get-server-keys.js';
 import { getClientWellKnown } from './well-known/get-client-well-known.js';
 import { getServerWellKnown } from './well-known/get-server-well-known.js';
 import { upgradeRoom } from './client/rooms/upgrade-room.js';
+import { uploadKeys } from './client/keys/upload-keys.js';
+import { queryKeys } from './client/keys/query-keys.js';
+import { claimKeys } from './client/keys/claim-keys.js';
+import { getKeyChanges } from './client/keys/get-key-changes.js';
+import { uploadCrossSigningKeys } from './client/keys/upload-cross-signing-keys.js';
+import { uploadSignatures } from './client/keys/upload-signatures.js';
+import { createBackupVersion } from './client/room-keys/create-backup-version.js';
+import { getCurrentBackupVersion } from './client/room-keys/get-current-backup-version.js';
+import { getBackupVersion } from './client/room-keys/get-backup-version.js';
+import { updateBackupVersion } from './client/room-keys/update-backup-version.js';
+import { deleteBackupVersion } from './client/room-keys/delete-backup-version.js';
+import { putAllRoomKeys } from './client/room-keys/put-all-room-keys.js';
+import { putRoomKeys } from './client/room-keys/put-room-keys.js';
+import { putSessionKey } from './client/room-keys/put-session-key.js';
+import { getAllRoomKeys } from './client/room-keys/get-all-room-keys.js';
+import { getRoomKeys } from './client/room-keys/get-room-keys.js';
+import { getSessionKey } from './client/room-keys/get-session-key.js';
+import { deleteAllRoomKeys } from './client/room-keys/delete-all-room-keys.js';
+import { deleteRoomKeys } from './client/room-keys/delete-room-keys.js';
+import { deleteSessionKey } from './client/room-keys/delete-session-key.js';
+import { uploadMedia } from './client/media/upload-media.js';
+import { createMedia } from './client/media/create-media.js';
+import { uploadMediaTo } from './client/media/upload-media-to.js';
+import { downloadMedia } from './client/media/download-media.js';
+import { downloadMediaLegacy } from './client/media/download-media-legacy.js';
+import { getMediaConfig } from './client/media/get-media-config.js';
 
 /** Every endpoint a tenant serves; the HTTP layer registers exactly these. */
 export const tenantEndpoints: readonly Endpoint[] = [
@@ -179,4 +205,33 @@ export const tenantEndpoints: readonly Endpoint[] = [
   upgradeRoom,
   // Voice over IP: TURN credentials.
   getTurnServer,
+  // End-to-end encryption keys: device, one-time and fallback keys, cross-signing.
+  uploadKeys,
+  queryKeys,
+  claimKeys,
+  getKeyChanges,
+  uploadCrossSigningKeys,
+  uploadSignatures,
+  // Server-side key backups: versions, and keys at all three levels.
+  createBackupVersion,
+  getCurrentBackupVersion,
+  getBackupVersion,
+  updateBackupVersion,
+  deleteBackupVersion,
+  putAllRoomKeys,
+  putRoomKeys,
+  putSessionKey,
+  getAllRoomKeys,
+  getRoomKeys,
+  getSessionKey,
+  deleteAllRoomKeys,
+  deleteRoomKeys,
+  deleteSessionKey,
+  // Content repository: uploads (direct and asynchronous), downloads, config.
+  uploadMedia,
+  createMedia,
+  uploadMediaTo,
+  downloadMedia,
+  downloadMediaLegacy,
+  getMediaConfig,
 ];

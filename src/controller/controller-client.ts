@@ -84,6 +84,7 @@ export class ControllerClient implements TenantAdmin {
       server_name: tenant.serverName,
       ...(tenant.hostnames !== undefined ? { hostnames: tenant.hostnames } : {}),
       ...(tenant.registration !== undefined ? { registration: tenant.registration } : {}),
+      ...(tenant.mediaStore !== undefined ? { media_store: tenant.mediaStore } : {}),
     })) as TenantSettings;
   }
 

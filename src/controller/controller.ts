@@ -175,8 +175,12 @@ export class Controller implements TenantAdmin {
     }));
   }
 
+  /** Its settings, and its state as its shard reports it (as in `listTenants`). */
   async showTenant(serverName: string): Promise<TenantSettings> {
-    return this.catalog.settings(serverName);
+    const settings = await this.catalog.settings(serverName);
+    const tenant = await this.catalog.registry.getTenant(serverName);
+    if (tenant === undefined) return settings;
+    return { ...settings, state: stateOf(tenant, await this.shardStatuses()) };
   }
 
   async deleteTenant(serverName: string, options: { purge: boolean }): Promise<DeletedTenant> {

@@ -11,11 +11,27 @@ const CREATING_MARK = '.creating-';
 
 export type RegistrationMode = TenantConfig['registration_mode'];
 
+/** Where a new tenant keeps its media: its folder's `media/` (default) or an S3 bucket. */
+export type NewTenantMediaStore =
+  | { kind: 'local' }
+  | (Omit<
+      Extract<TenantConfig['media_store'], { kind: 's3' }>,
+      'region' | 'prefix' | 'force_path_style'
+    > &
+      Partial<
+        Pick<
+          Extract<TenantConfig['media_store'], { kind: 's3' }>,
+          'region' | 'prefix' | 'force_path_style'
+        >
+      >);
+
 export interface NewTenantSettings {
   /** Host names whose requests the tenant serves (default: just the server_name). */
   hostnames?: readonly string[];
   /** Default `closed`: accounts come from `marina user create` or shared-secret registration. */
   registrationMode?: RegistrationMode;
+  /** Default: local media in the tenant's folder. */
+  mediaStore?: NewTenantMediaStore;
 }
 
 /**
@@ -53,8 +69,8 @@ export class LocalTenantStore {
   }
 
   /**
-   * Creates a tenant with a fresh signing key and registration shared secret, SQLite and local
-   * media in its folder. Written to a temporary folder first and renamed into place, so a
+   * Creates a tenant with a fresh signing key and registration shared secret, SQLite in its
+   * folder, and local media there unless the settings name an S3 bucket. Written to a temporary folder first and renamed into place, so a
    * failure leaves nothing half-created.
    */
   async create(serverName: string, settings: NewTenantSettings = {}): Promise<TenantConfig> {
@@ -69,12 +85,22 @@ export class LocalTenantStore {
       server_name: serverName,
       hostnames,
       database: { dialect: 'sqlite', path: 'homeserver.db' },
-      media_store: { kind: 'local', path: 'media' },
+      media_store:
+        settings.mediaStore === undefined || settings.mediaStore.kind === 'local'
+          ? { kind: 'local', path: 'media' }
+          : settings.mediaStore,
+      // New tenants serve media only through the authenticated endpoints (spec v1.11 "freeze").
+      unauthenticated_media_freeze_ts: Date.now(),
       signing_key_path: 'signing.key',
       old_verify_keys: [],
       registration_mode: settings.registrationMode ?? 'closed',
       registration_shared_secret: randomBytes(32).toString('base64url'),
     };
+    const checked = tenantConfigSchema.safeParse(stored);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new Error(`invalid tenant settings at ${issue?.path.join('.')}: ${issue?.message}`);
+    }
     try {
       await mkdir(tempDir, { recursive: true, mode: 0o700 });
       await writeFile(join(tempDir, 'signing.key'), formatSigningKeyFile([generateSigningKey()]), {
@@ -142,7 +168,10 @@ export class LocalTenantStore {
         config.database.dialect === 'sqlite'
           ? { ...config.database, path: resolve(dir, config.database.path) }
           : config.database,
-      media_store: { ...config.media_store, path: resolve(dir, config.media_store.path) },
+      media_store:
+        config.media_store.kind === 'local'
+          ? { ...config.media_store, path: resolve(dir, config.media_store.path) }
+          : config.media_store,
       signing_key_path: resolve(dir, config.signing_key_path),
     };
   }

@@ -39,7 +39,7 @@ export class OfflineTenantAdmin implements TenantAdmin {
   }
 
   async showTenant(serverName: string): Promise<TenantSettings> {
-    return this.catalog.settings(serverName);
+    return { ...(await this.catalog.settings(serverName)), state: 'stopped' };
   }
 
   async deleteTenant(serverName: string, options: { purge: boolean }): Promise<DeletedTenant> {

@@ -71,10 +71,20 @@ export async function launchShard(launch: ShardLaunch): Promise<RunningShard> {
     '127.0.0.1:0',
     '--admin-listen',
     '127.0.0.1:0',
+    // The shard stops by itself when this process dies, however it dies (its stdin closes).
+    '--stop-when-stdin-closes',
     ...(launch.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, MARINA_SHARD_TOKEN: launch.token },
+    env: {
+      // glibc's malloc raises its mmap threshold each time a large block is freed, and from then
+      // on keeps blocks of that size (media upload parts, large responses) in its heap after
+      // use: a fixed threshold hands them back to the system at once. An operator's own
+      // setting wins.
+      MALLOC_MMAP_THRESHOLD_: String(128 * 1024),
+      ...process.env,
+      MARINA_SHARD_TOKEN: launch.token,
+    },
     // stdin stays an open pipe the shard may watch: it closes when the controller dies.
     stdio: ['pipe', 'pipe', 'pipe'],
     // Its own process group: a terminal's Ctrl-C reaches the controller, which stops the

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MatrixError, badJson, invalidParam, missingParam } from '../core/errors.js';
 import { isValidServerName, serverNameParts } from '../core/identifiers.js';
-import type { RegistrationMode } from './local-tenant-store.js';
+import type { NewTenantMediaStore, RegistrationMode } from './local-tenant-store.js';
 
 /**
  * What `marina tenant …` does, whoever does it: the running controller (over its admin API) or,
@@ -20,6 +20,8 @@ export interface NewTenant {
   /** Default: the server_name alone. Lower-cased, no port. */
   readonly hostnames?: readonly string[];
   readonly registration?: RegistrationMode;
+  /** Default: local media in the tenant's folder. As in tenant.json (`media_store`). */
+  readonly mediaStore?: NewTenantMediaStore;
 }
 
 /**
@@ -49,6 +51,8 @@ export interface TenantSettings {
   server_name: string;
   hostnames: string[];
   shard_id: string | null;
+  /** Where it stands (as in `listTenants`); `tenant show` reports it, `create` does not. */
+  state?: TenantState;
   registration_mode: RegistrationMode;
   registration_shared_secret: string;
   tenant_dir: string;
@@ -64,10 +68,25 @@ export interface DeletedTenant {
   kept_at?: string;
 }
 
+const newMediaStoreSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local') }),
+  z.object({
+    kind: z.literal('s3'),
+    bucket: z.string().min(1),
+    endpoint: z.string().url(),
+    region: z.string().min(1).optional(),
+    prefix: z.string().optional(),
+    force_path_style: z.boolean().optional(),
+    access_key_id: z.string().min(1).optional(),
+    secret_access_key: z.string().min(1).optional(),
+  }),
+]);
+
 const newTenantSchema = z.object({
   server_name: z.string(),
   hostnames: z.array(z.string()).optional(),
   registration: z.enum(['open', 'token', 'closed']).optional(),
+  media_store: newMediaStoreSchema.optional(),
 });
 
 /** Reads and checks a `POST /tenants` body (or the CLI's arguments in that shape). */
@@ -80,16 +99,27 @@ export function parseNewTenant(body: unknown): NewTenant {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join('.') || 'body';
-    throw field.startsWith('registration')
-      ? invalidParam('registration must be open, token or closed')
-      : badJson(`Invalid ${field}: ${issue?.message ?? 'wrong type'}`);
+    if (field.startsWith('registration')) {
+      throw invalidParam('registration must be open, token or closed');
+    }
+    if (field.startsWith('media_store')) {
+      throw invalidParam(`Invalid ${field}: ${issue?.message ?? 'wrong type'}`);
+    }
+    throw badJson(`Invalid ${field}: ${issue?.message ?? 'wrong type'}`);
   }
-  const { server_name: serverName, hostnames, registration } = parsed.data;
+  const { server_name: serverName, hostnames, registration, media_store: mediaStore } = parsed.data;
   checkServerName(serverName);
+  if (
+    mediaStore?.kind === 's3' &&
+    (mediaStore.access_key_id === undefined) !== (mediaStore.secret_access_key === undefined)
+  ) {
+    throw invalidParam('media_store: access_key_id and secret_access_key go together');
+  }
   return {
     serverName,
     hostnames: hostnames === undefined ? undefined : normalizeHostnames(hostnames),
     registration,
+    ...(mediaStore !== undefined ? { mediaStore } : {}),
   };
 }
 

@@ -68,6 +68,7 @@ export class TenantCatalog {
       const config = await this.store.create(serverName, {
         hostnames: tenant.hostnames,
         registrationMode: tenant.registration,
+        mediaStore: tenant.mediaStore,
       });
       try {
         return await this.registry.addTenant(

@@ -48,6 +48,7 @@ const DEFAULT_STATUS = {
   M_WRONG_ROOM_KEYS_VERSION: 403,
   M_UNACTIONABLE: 400,
   M_BAD_ALIAS: 400,
+  M_INVALID_SIGNATURE: 400,
 } as const satisfies Record<string, number>;
 
 export type Errcode = keyof typeof DEFAULT_STATUS;

@@ -3,10 +3,18 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.js';
 import { parseSigningKeyFile } from '../protocol/signing-key.js';
 import type { DatabaseConfig } from '../storage/database-config.js';
+import type { MediaStoreConfig } from '../storage/media/media-store.js';
+import { openMediaStore } from '../storage/media/open-media-store.js';
 import { openTenantDatabase, type TenantDatabase } from '../storage/tenant-database.js';
 import type { WalCheckpointer } from '../storage/wal-checkpointer.js';
 import { createAccountServices } from '../services/account-services.js';
+import { createE2eeServices } from '../services/e2ee/e2ee-services.js';
 import { createEphemeralServices, stopEphemeralServices } from '../services/ephemeral-services.js';
+import {
+  DEFAULT_MAX_UPLOAD_BYTES,
+  MediaRepository,
+  type MediaSettings,
+} from '../services/media/media-repository.js';
 import { connectPresenceActivity } from '../services/ephemeral/presence-from-events.js';
 import { connectDeviceStreams } from '../services/notifier/connect-device-streams.js';
 import { connectNotifier } from '../services/notifier/connect-notifier.js';
@@ -52,11 +60,23 @@ export async function startHomeserver(
   const logger = deps.logger.child({ server_name: config.server_name });
   const clock = deps.clock ?? systemClock;
   const signingKey = await loadSigningKey(config.signing_key_path);
-  await mkdir(config.media_store.path, { recursive: true });
+  if (config.media_store.kind === 'local') {
+    await mkdir(config.media_store.path, { recursive: true });
+  }
   const db = await openTenantDatabase(databaseConfigOf(config), {
     serverName: config.server_name,
     logger,
     walCheckpointer: deps.walCheckpointer,
+  });
+  // Its own S3 client (if any), closed with the tenant.
+  const mediaStore = openMediaStore(mediaStoreConfigOf(config));
+  const media = new MediaRepository({
+    serverName: config.server_name,
+    db,
+    store: mediaStore,
+    clock,
+    logger,
+    settings: mediaSettingsOf(config),
   });
   const oldVerifyKeys = config.old_verify_keys.map((old) => ({
     keyId: old.key_id,
@@ -99,11 +119,19 @@ export async function startHomeserver(
       ...accounts,
       ...ephemeral,
       ...rooms,
+      ...createE2eeServices({
+        serverName: config.server_name,
+        db,
+        deviceLists: accounts.deviceLists,
+        uia: accounts.uia,
+        users: accounts.users,
+      }),
       notificationCounts: new NotificationCounts({
         db,
         roomGraph: rooms.roomGraph,
         pushRules: accounts.pushRules,
       }),
+      media,
     },
   };
   // Sync long-polls wake on every stream: room events, account data, receipts, typing, presence,
@@ -121,6 +149,8 @@ export async function startHomeserver(
         disconnectDeviceStreams();
         disconnectPresence();
         await stopEphemeralServices(ephemeral);
+        media.stop();
+        await mediaStore.close();
       }),
   };
 }
@@ -148,6 +178,36 @@ async function loadSigningKey(path: string) {
   const [current] = parseSigningKeyFile(text);
   if (!current) throw new Error(`the signing key file ${path} holds no key`);
   return current;
+}
+
+/** The storage layer's view of a tenant's `media_store` setting. */
+export function mediaStoreConfigOf(config: TenantConfig): MediaStoreConfig {
+  const store = config.media_store;
+  if (store.kind === 'local') return { kind: 'local', path: store.path };
+  return {
+    kind: 's3',
+    bucket: store.bucket,
+    endpoint: store.endpoint,
+    region: store.region,
+    prefix: store.prefix,
+    forcePathStyle: store.force_path_style,
+    ...(store.access_key_id !== undefined && store.secret_access_key !== undefined
+      ? {
+          credentials: {
+            accessKeyId: store.access_key_id,
+            secretAccessKey: store.secret_access_key,
+          },
+        }
+      : {}),
+  };
+}
+
+function mediaSettingsOf(config: TenantConfig): MediaSettings {
+  return {
+    maxUploadBytes: config.max_upload_size_bytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+    quotaBytes: config.media_storage_quota_bytes,
+    unauthenticatedFreezeTs: config.unauthenticated_media_freeze_ts,
+  };
 }
 
 /** The storage layer's view of a tenant's `database` setting. */

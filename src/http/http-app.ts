@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import type { Logger } from 'pino';
@@ -17,6 +18,11 @@ export interface TenantRequest {
   readonly url: string;
   /** Aborted when the client goes away (a request waiting for its turn can give up). */
   readonly signal: AbortSignal;
+  /**
+   * Says which tenant the request is for as soon as the resolver knows it (before admitting
+   * it), so that its log line and metrics name the tenant even when it is then refused.
+   */
+  identify(serverName: string): void;
 }
 
 /**
@@ -61,12 +67,17 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Matrix path parameters (IDs up to 255 bytes, percent-encoded) exceed fastify's default of 100. */
 const MAX_PARAM_LENGTH = 2048;
 
+/** While closing, how often connections that became idle are closed. */
+const CLOSE_SWEEP_MS = 50;
+
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'DELETE'];
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The tenant serving this request, once resolved. */
     tenant: TenantContext | null;
+    /** The server_name of the tenant the request is for, once known (refused requests too). */
+    serverName: string | null;
   }
 }
 
@@ -88,6 +99,15 @@ export function createHttpApp(options: HttpAppOptions) {
   });
   app.decorateRequest('tenant', null);
 
+  // close() waits for keep-alive connections whose response ends after it began until their
+  // keep-alive timeout (72 s; fastify#7044): close each one as soon as it is idle.
+  app.addHook('preClose', async () => {
+    const sweep = setInterval(() => app.server.closeIdleConnections(), CLOSE_SWEEP_MS);
+    sweep.unref();
+    app.server.once('close', () => clearInterval(sweep));
+  });
+  app.decorateRequest('serverName', null);
+
   // Bodies arrive as raw bytes whatever their Content-Type (clients are not consistent about
   // it); each endpoint parses what it declares.
   app.removeAllContentTypeParsers();
@@ -104,7 +124,7 @@ export function createHttpApp(options: HttpAppOptions) {
     logRequest(options.logger, req, reply);
     options.onResponse?.({
       hostname: hostnameOf(req.headers.host),
-      serverName: req.tenant?.serverName,
+      serverName: req.tenant?.serverName ?? req.serverName ?? undefined,
       method: req.method,
       status: reply.statusCode,
       durationSeconds: reply.elapsedTime / 1000,
@@ -115,7 +135,7 @@ export function createHttpApp(options: HttpAppOptions) {
     const matrixError = toMatrixError(error);
     if (matrixError.status >= 500) {
       (req.tenant?.logger ?? options.logger).error(
-        { err: error, path: pathOf(req.url) },
+        { err: error, path: pathOf(req.url), ...requestPlace(req) },
         'request failed',
       );
     }
@@ -144,15 +164,27 @@ export function createHttpApp(options: HttpAppOptions) {
 
   app.get('/health', async (_req, reply) => reply.type('text/plain').send('OK'));
 
-  for (const endpoint of options.endpoints) {
-    for (const path of endpoint.paths) {
-      app.route({
+  const routesOf = (endpoints: readonly Endpoint[]) =>
+    endpoints.flatMap((endpoint) =>
+      endpoint.paths.map((path) => ({
         method: endpoint.method,
         url: path,
-        handler: (req, reply) => serveEndpoint(endpoint, options.resolveTenant, req, reply),
-      });
-    }
+        handler: (req: FastifyRequest, reply: FastifyReply) =>
+          serveEndpoint(endpoint, options.resolveTenant, req, reply),
+      })),
+    );
+  for (const route of routesOf(options.endpoints.filter((e) => e.streamBody !== true))) {
+    app.route(route);
   }
+  // Endpoints that stream their body (media uploads) get it unread, in a scope of their own
+  // whose parser hands the request stream through: no buffering, no body limit here (they
+  // enforce their own while streaming).
+  const streaming = options.endpoints.filter((e) => e.streamBody === true);
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    for (const route of routesOf(streaming)) scope.route(route);
+  });
   return app;
 }
 
@@ -172,6 +204,9 @@ async function serveEndpoint(
     method: req.method,
     url: req.url,
     signal: disconnected.signal,
+    identify: (serverName) => {
+      req.serverName = serverName;
+    },
   });
   if (!('release' in resolved))
     return serveTenant(endpoint, resolved, disconnected.signal, req, reply);
@@ -195,22 +230,34 @@ async function serveTenant(
   req.tenant = tenant;
   // Who is calling is settled before the input is even looked at.
   const auth = await authenticate(endpoint, tenant, req);
-  const input = {
-    params: endpoint.params ? validateInput(endpoint.params, req.params, 'path') : undefined,
-    query: endpoint.query ? validateInput(endpoint.query, req.query, 'query') : undefined,
-    body: endpoint.body
-      ? validateInput(endpoint.body, parseJsonBody(req.body as Buffer | undefined), 'body')
-      : undefined,
-    headers: req.headers,
-    auth,
-    clientIp: req.ip,
-    signal,
-  };
-  const result = await endpoint.handler(tenant, input);
-  if (result instanceof EndpointResponse) {
-    return reply.code(result.status).headers(result.headers).send(result.body);
+  // A request without a body has none to stream: the handler gets an empty stream.
+  const bodyStream =
+    endpoint.streamBody === true
+      ? ((req.body as Readable | undefined) ?? Readable.from([]))
+      : undefined;
+  try {
+    const input = {
+      params: endpoint.params ? validateInput(endpoint.params, req.params, 'path') : undefined,
+      query: endpoint.query ? validateInput(endpoint.query, req.query, 'query') : undefined,
+      body: endpoint.body
+        ? validateInput(endpoint.body, parseJsonBody(req.body as Buffer | undefined), 'body')
+        : undefined,
+      headers: req.headers,
+      auth,
+      clientIp: req.ip,
+      signal,
+      bodyStream,
+    };
+    const result = await endpoint.handler(tenant, input);
+    if (result instanceof EndpointResponse) {
+      return reply.code(result.status).headers(result.headers).send(result.body);
+    }
+    return reply.code(200).send(result);
+  } finally {
+    // A streamed body the handler did not read to the end (refused, too large) is drained and
+    // dropped, so the client gets its answer and the connection stays usable.
+    if (bodyStream !== undefined && !bodyStream.readableEnded) bodyStream.resume();
   }
-  return reply.code(200).send(result);
 }
 
 function sendMatrixError(reply: FastifyReply, error: MatrixError): FastifyReply {
@@ -226,11 +273,25 @@ function logRequest(logger: Logger, req: FastifyRequest, reply: FastifyReply): v
     {
       method: req.method,
       path: pathOf(req.url),
+      ...requestPlace(req),
       status: reply.statusCode,
       duration_ms: Math.round(reply.elapsedTime * 10) / 10,
     },
     'request',
   );
+}
+
+/**
+ * Where a request was addressed: its host, and the tenant's server_name once known but not
+ * serving it (refused: queue full, failed tenant…); a serving tenant's logger carries its own.
+ */
+function requestPlace(req: FastifyRequest): { host?: string; server_name?: string } {
+  const host = hostnameOf(req.headers.host);
+  const serverName = req.tenant === null ? req.serverName : null;
+  return {
+    ...(host !== undefined ? { host } : {}),
+    ...(serverName !== null ? { server_name: serverName } : {}),
+  };
 }
 
 function pathOf(url: string): string {

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBase64 } from '../core/base64.js';
 import type { JsonObject } from '../core/canonical-json.js';
-import { checkContentHash } from './event-hashing.js';
-import { addEventSignature, signEvent, verifyEventSignature } from './event-signing.js';
+import { checkContentHash, computeEventId } from './event-hashing.js';
+import {
+  addEventSignature,
+  signEvent,
+  signNewEvent,
+  verifyEventSignature,
+} from './event-signing.js';
 import { redactEvent } from './redaction.js';
 import { getRoomVersion } from './room-versions.js';
 import type { RoomVersion } from './room-versions.js';
@@ -195,5 +200,43 @@ describe('verifyEventSignature', () => {
     expect(verifySpec(MINIMAL_EVENT, v10)).toBe(false);
     expect(verifySpec({ ...MINIMAL_EVENT_SIGNED, depth: 3.5 }, v10)).toBe(false);
     expect(verifySpec({ ...MINIMAL_EVENT_SIGNED, signatures: 'x' }, v10)).toBe(false);
+  });
+});
+
+describe('signNewEvent', () => {
+  const fresh = (roomVersion: RoomVersion): JsonObject => ({
+    type: 'm.room.message',
+    sender: '@alice:domain',
+    room_id: '!room:domain',
+    content: { msgtype: 'm.text', body: 'hello', 'x-extra': { nested: [1, 2, 3] } },
+    depth: 7,
+    origin_server_ts: 1234567,
+    prev_events: roomVersion.eventIdFormat === 'v1' ? [['$p:domain', { sha256: 'AAAA' }]] : ['$p'],
+    auth_events: roomVersion.eventIdFormat === 'v1' ? [['$a:domain', { sha256: 'BBBB' }]] : ['$a'],
+    ...(roomVersion.eventIdFormat === 'v1' ? { event_id: '$legacy:domain', origin: 'domain' } : {}),
+  });
+
+  it.each(['1', '3', '10', '11', '12'])(
+    'gives the PDU and event ID of signEvent + computeEventId in room version %s',
+    (id) => {
+      const roomVersion = version(id);
+      const event = fresh(roomVersion);
+      const expected = signEvent(event, 'domain', SPEC_KEY, roomVersion);
+      const made = signNewEvent(event, 'domain', SPEC_KEY, roomVersion);
+      expect(made.pdu).toEqual(expected);
+      expect(made.eventId).toBe(computeEventId(expected, roomVersion));
+      expect(checkContentHash(made.pdu)).toBe(true);
+      expect(
+        verifyEventSignature(made.pdu, 'domain', 'ed25519:1', SPEC_PUBLIC_KEY, roomVersion),
+      ).toBe(true);
+    },
+  );
+
+  it('does not modify the event it is given', () => {
+    const roomVersion = version('12');
+    const event = fresh(roomVersion);
+    const before = structuredClone(event);
+    signNewEvent(event, 'domain', SPEC_KEY, roomVersion);
+    expect(event).toEqual(before);
   });
 });

@@ -53,20 +53,28 @@ describe('PlacementTable', () => {
     });
   });
 
-  it('finds nothing for other hosts, unless there is a default tenant', () => {
+  it('finds nothing for other hosts', () => {
     expect(table.lookup('gamma.localhost')).toBeUndefined();
+    expect(table.lookup('127.0.0.1')).toBeUndefined();
     expect(table.lookup(undefined)).toBeUndefined();
+  });
+
+  it('gives the default tenant requests naming no host or an IP address, never a name', () => {
     const withDefault = new PlacementTable(placement, 'localhost');
-    expect(withDefault.lookup('gamma.localhost')).toMatchObject({
-      route: { serverName: 'localhost' },
-      byDefault: true,
-    });
-    expect(withDefault.lookup(undefined)?.route.serverName).toBe('localhost');
+    for (const hostname of [undefined, '127.0.0.1', '10.1.2.3', '[::1]', '[2001:db8::1]']) {
+      expect(withDefault.lookup(hostname)).toMatchObject({
+        route: { serverName: 'localhost' },
+        byDefault: true,
+      });
+    }
+    // A name that no tenant claims (a deleted tenant's, a mistyped one) is nobody's.
+    expect(withDefault.lookup('gamma.localhost')).toBeUndefined();
+    expect(withDefault.lookup('127.0.0.1.example')).toBeUndefined();
     expect(withDefault.lookup('alpha.localhost')?.byDefault).toBe(false);
   });
 
   it('has no default when the default tenant is not placed', () => {
-    expect(new PlacementTable(placement, 'absent.test').lookup('x.test')).toBeUndefined();
+    expect(new PlacementTable(placement, 'absent.test').lookup('127.0.0.1')).toBeUndefined();
   });
 
   it('lists the shard origins it sends to', () => {

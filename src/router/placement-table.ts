@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { hostnameOf } from '../http/host.js';
 import type { Placement } from './placement.js';
 
@@ -11,7 +12,7 @@ export interface TenantRoute {
 
 export interface TableLookup {
   readonly route: TenantRoute;
-  /** True when the host named no tenant and the default tenant was chosen. */
+  /** True when the request named no host (or an IP address) and the default tenant was chosen. */
   readonly byDefault: boolean;
 }
 
@@ -66,10 +67,16 @@ export class PlacementTable {
     return origins;
   }
 
-  /** The tenant a request host name (already normalized) reaches, or the default tenant. */
+  /**
+   * The tenant that claims a request host name (already normalized). The default tenant answers
+   * only requests that name no host, or an IP address (a client that connected by address, as
+   * to `http://127.0.0.1:8008`): a name reaches only the tenant that claims it, so the name of a
+   * deleted or never created tenant is unknown, never quietly served by another homeserver.
+   */
   lookup(hostname: string | undefined): TableLookup | undefined {
     const route = hostname === undefined ? undefined : this.byHostname.get(hostname);
     if (route) return { route, byDefault: false };
+    if (hostname !== undefined && !isAddress(hostname)) return undefined;
     const fallback =
       this.defaultTenant === undefined ? undefined : this.byServerName.get(this.defaultTenant);
     return fallback ? { route: fallback, byDefault: true } : undefined;
@@ -89,4 +96,9 @@ export class PlacementTable {
     }
     return url;
   }
+}
+
+/** An IPv4 or IPv6 address (IPv6 in brackets, as hostnameOf gives it). */
+function isAddress(hostname: string): boolean {
+  return isIP(hostname.replace(/^\[(.*)\]$/, '$1')) !== 0;
 }

@@ -30,7 +30,10 @@ export interface RouterOptions {
   readonly listen: { host: string; port: number };
   /** Peers (IPs, CIDR ranges) whose `X-Forwarded-*` headers are believed. */
   readonly trustedProxies?: readonly string[];
-  /** Serves this tenant for hosts that name no tenant (`localhost` under `marina up`). */
+  /**
+   * Serves this tenant for requests addressed by IP address or with no host (`localhost` under
+   * `marina up`); a host name reaches only the tenant that claims it.
+   */
   readonly defaultTenant?: string;
   /** How long connecting to a shard may take before the client gets 502 (default 5 s). */
   readonly connectTimeoutMs?: number;
@@ -137,7 +140,7 @@ export class Router {
     const refuse = (error: MatrixError) => {
       req.resume();
       sendRouterError(res, error);
-      this.logRequest(logFields, { status: error.status }, started);
+      this.logRequest(logFields, { status: error.status }, started, { ownAnswer: true });
     };
 
     const target = req.url ?? '';
@@ -200,13 +203,25 @@ export class Router {
     }
   }
 
+  /**
+   * One line per request, never with the query string (it may hold an access token), with the
+   * host and, once found, the tenant's server_name. At `info` when an operator should see it
+   * without turning debug on: the router's own answers (unknown host, no placement, internal
+   * path…), refusals (429) and failures (5xx, cut exchanges); otherwise at `debug` (the shard
+   * logs every request it serves).
+   */
   private logRequest(
     fields: Record<string, unknown>,
     outcome: Pick<ProxyOutcome, 'status' | 'failure'>,
     started: number,
+    options: { ownAnswer?: boolean } = {},
   ): void {
-    // One line per request, never with the query string (it may hold an access token).
-    this.options.logger.debug(
+    const notable =
+      options.ownAnswer === true ||
+      outcome.status === 429 ||
+      outcome.status >= 500 ||
+      (outcome.failure !== undefined && outcome.failure !== 'client-gone');
+    this.options.logger[notable ? 'info' : 'debug'](
       {
         ...fields,
         status: outcome.status,

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { TenantDatabase } from '../storage/tenant-database.js';
 import { AccountData } from './account-data/account-data.js';
 import { IgnoredUsers } from './account-data/ignored-users.js';
+import { KeyBackup } from './key-backup/key-backup.js';
 import { DeviceLists } from './devices/device-lists.js';
 import { Devices } from './devices/devices.js';
 import { ToDevice } from './devices/to-device.js';
@@ -39,6 +40,8 @@ export interface AccountServices {
   readonly ignoredUsers: IgnoredUsers;
   readonly filters: Filters;
   readonly pushRules: PushRules;
+  /** Server-side key backups (`room_keys`). */
+  readonly keyBackup: KeyBackup;
 }
 
 export interface AccountServicesDeps {
@@ -78,6 +81,8 @@ export function createAccountServices(deps: AccountServicesDeps): AccountService
   const accountData = new AccountData(db, logger);
   const pushRules = new PushRules(db, accountData);
   users.deactivated.add(({ userId }) => pushRules.forgetUser(userId));
+  const keyBackup = new KeyBackup(db);
+  users.deactivated.add(({ userId }) => keyBackup.forgetUser(userId));
   return {
     passwords,
     accessTokens,
@@ -100,5 +105,6 @@ export function createAccountServices(deps: AccountServicesDeps): AccountService
     ignoredUsers: new IgnoredUsers(db, accountData),
     filters: new Filters(db),
     pushRules,
+    keyBackup,
   };
 }

@@ -17,7 +17,37 @@ export const tenantConfigSchema = z.object({
       max_connections: z.number().int().positive().optional(),
     }),
   ]),
-  media_store: z.object({ kind: z.literal('local'), path: z.string().min(1) }),
+  /** Where media bytes live: a local directory, or an S3 bucket (see docs/media.md). */
+  media_store: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('local'), path: z.string().min(1) }),
+    z
+      .object({
+        kind: z.literal('s3'),
+        bucket: z.string().min(1),
+        endpoint: z.string().url(),
+        region: z.string().min(1).default('us-east-1'),
+        /** Prepended to every object key. */
+        prefix: z.string().default(''),
+        /** Path-style URLs (`endpoint/bucket/key`), as MinIO-style endpoints need. */
+        force_path_style: z.boolean().default(false),
+        /** Both or neither; neither: the standard AWS environment variables (SDK default chain). */
+        access_key_id: z.string().min(1).optional(),
+        secret_access_key: z.string().min(1).optional(),
+      })
+      .refine((s3) => (s3.access_key_id === undefined) === (s3.secret_access_key === undefined), {
+        message: 'access_key_id and secret_access_key go together',
+      }),
+  ]),
+  /** Largest upload in bytes (`m.upload.size`); default 50 MiB. */
+  max_upload_size_bytes: z.number().int().positive().optional(),
+  /** Total bytes of media the whole tenant may store; default: no quota. */
+  media_storage_quota_bytes: z.number().int().nonnegative().optional(),
+  /**
+   * Media uploaded at or after this time (ms since the epoch) is not served by the deprecated
+   * unauthenticated `/_matrix/media/v3/download` (spec v1.11 "freeze"). New tenants get their
+   * creation time; absent: never frozen.
+   */
+  unauthenticated_media_freeze_ts: z.number().int().nonnegative().optional(),
   /** File with the tenant's Ed25519 signing keys, in Synapse's format. */
   signing_key_path: z.string().min(1),
   /** Keys the tenant signed with before, still published in `old_verify_keys`. */

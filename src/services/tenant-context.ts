@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { TenantDatabase } from '../storage/tenant-database.js';
 import type { AccountServices } from './account-services.js';
+import type { E2eeServices } from './e2ee/e2ee-services.js';
 import type { EphemeralServices } from './ephemeral-services.js';
+import type { MediaRepository } from './media/media-repository.js';
 import type { NotificationCounts } from './push/notification-counts.js';
 import type { RoomServices } from './rooms/room-services.js';
 import type { ServerKeys } from './server-keys/server-keys.js';
@@ -24,8 +26,11 @@ export interface TenantContext {
   readonly services: TenantServices;
 }
 
-export interface TenantServices extends AccountServices, EphemeralServices, RoomServices {
+export interface TenantServices
+  extends AccountServices, EphemeralServices, RoomServices, E2eeServices {
   readonly serverKeys: ServerKeys;
   /** Unread notification counts for `/sync`, by the users' push rules. */
   readonly notificationCounts: NotificationCounts;
+  /** The content repository: uploads and downloads of the tenant's media. */
+  readonly media: MediaRepository;
 }

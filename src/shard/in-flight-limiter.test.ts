@@ -90,4 +90,35 @@ describe('InFlightLimiter', () => {
     expect(() => new InFlightLimiter(0, 1)).toThrow(RangeError);
     expect(() => new InFlightLimiter(1, -1)).toThrow(RangeError);
   });
+
+  it('keeps a running mean of how long slots are held', async () => {
+    let now = 0;
+    const limiter = new InFlightLimiter(2, 2, () => now);
+    expect(limiter.meanHoldMs).toBeUndefined();
+    const first = await limiter.acquire();
+    now = 100;
+    first();
+    expect(limiter.meanHoldMs).toBe(100);
+    const second = await limiter.acquire();
+    now = 300;
+    second();
+    // Weighted towards the past: 100 + 0.2 × (200 - 100).
+    expect(limiter.meanHoldMs).toBeCloseTo(120);
+  });
+
+  it('refuses past the queue with a retry time from the queue and the hold times', async () => {
+    let now = 0;
+    const limiter = new InFlightLimiter(2, 4, () => now);
+    const sample = await limiter.acquire();
+    now = 500;
+    sample();
+    const holders = [await limiter.acquire(), await limiter.acquire()];
+    const waiting = Array.from({ length: 4 }, () => limiter.acquire());
+    const refusal = await limiter.acquire().catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(QueueFullError);
+    // 4 queued × 500 ms ÷ 2 slots.
+    expect((refusal as QueueFullError).retryAfterMs).toBe(1_000);
+    for (const release of holders) release();
+    for (const slot of waiting) (await slot)();
+  });
 });

@@ -4,12 +4,18 @@
  * the shard mostly waits behind itself while the others keep their turn on the event loop.
  */
 
+import { suggestedRetryAfterMs } from './retry-after.js';
+
 /** Gives the slot back; calling it again does nothing. */
 export type ReleaseSlot = () => void;
 
 /** The queue is full: the caller should answer "too many requests". */
 export class QueueFullError extends Error {
-  constructor(readonly queued: number) {
+  constructor(
+    readonly queued: number,
+    /** When to ask again, from the queue's state (see suggestedRetryAfterMs). */
+    readonly retryAfterMs: number,
+  ) {
     super(`too many requests waiting (${queued} queued)`);
     this.name = 'QueueFullError';
   }
@@ -20,13 +26,20 @@ interface Waiter {
   refuse(error: unknown): void;
 }
 
+/** Weight of the latest hold time in the running mean (about the last ten requests count). */
+const HOLD_SMOOTHING = 0.2;
+
 export class InFlightLimiter {
   readonly maxInFlight: number;
   readonly maxQueued: number;
   #inFlight = 0;
   readonly #queue = new Set<Waiter>();
+  readonly #now: () => number;
+  /** Exponentially weighted mean of how long a request holds its slot, in ms. */
+  #meanHoldMs: number | undefined;
 
-  constructor(maxInFlight: number, maxQueued: number) {
+  /** `now` (ms) times how long slots are held (tests pass a manual clock). */
+  constructor(maxInFlight: number, maxQueued: number, now: () => number = () => performance.now()) {
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
       throw new RangeError(`maxInFlight must be a positive integer, not ${maxInFlight}`);
     }
@@ -35,6 +48,12 @@ export class InFlightLimiter {
     }
     this.maxInFlight = maxInFlight;
     this.maxQueued = maxQueued;
+    this.#now = now;
+  }
+
+  /** Recent mean time a request holds its slot (undefined until one has been released). */
+  get meanHoldMs(): number | undefined {
+    return this.#meanHoldMs;
   }
 
   /** Requests holding a slot. */
@@ -58,7 +77,14 @@ export class InFlightLimiter {
       this.#inFlight += 1;
       return Promise.resolve(this.#slot());
     }
-    if (this.#queue.size >= this.maxQueued) return Promise.reject(new QueueFullError(this.queued));
+    if (this.#queue.size >= this.maxQueued) {
+      const retryAfterMs = suggestedRetryAfterMs({
+        queued: this.queued,
+        slots: this.maxInFlight,
+        meanHoldMs: this.#meanHoldMs,
+      });
+      return Promise.reject(new QueueFullError(this.queued, retryAfterMs));
+    }
     return new Promise<ReleaseSlot>((resolve, reject) => {
       const onAbort = () => {
         this.#queue.delete(waiter);
@@ -89,9 +115,11 @@ export class InFlightLimiter {
 
   #slot(): ReleaseSlot {
     let released = false;
+    const grantedAt = this.#now();
     return () => {
       if (released) return;
       released = true;
+      this.#noteHold(this.#now() - grantedAt);
       const next = this.#queue.values().next();
       if (next.done) {
         this.#inFlight -= 1;
@@ -101,5 +129,12 @@ export class InFlightLimiter {
       this.#queue.delete(next.value);
       next.value.grant(this.#slot());
     };
+  }
+
+  #noteHold(ms: number): void {
+    this.#meanHoldMs =
+      this.#meanHoldMs === undefined
+        ? ms
+        : this.#meanHoldMs + HOLD_SMOOTHING * (ms - this.#meanHoldMs);
   }
 }

@@ -82,10 +82,9 @@ function tenantConfigFrom(serverName: string, body: unknown): TenantConfig {
   if (config.server_name !== serverName) {
     throw invalidParam(`config.server_name is ${config.server_name}, the path names ${serverName}`);
   }
-  const paths: [string, string][] = [
-    ['media_store.path', config.media_store.path],
-    ['signing_key_path', config.signing_key_path],
-  ];
+  const paths: [string, string][] = [['signing_key_path', config.signing_key_path]];
+  if (config.media_store.kind === 'local')
+    paths.push(['media_store.path', config.media_store.path]);
   if (config.database.dialect === 'sqlite') paths.push(['database.path', config.database.path]);
   for (const [field, path] of paths) {
     if (!isAbsolute(path)) throw invalidParam(`config.${field} must be an absolute path`);

@@ -21,8 +21,6 @@ export interface ShardOptions {
   logger: Logger;
   /** Tenants registered at start (each starts on its first request, like any other). */
   tenants?: readonly TenantConfig[];
-  /** Serves this tenant for hosts that name no tenant (the embedded one-homeserver default). */
-  defaultTenant?: string;
   /** Where to listen for tenant traffic; port 0 picks a free port. */
   listen: { host: string; port: number };
   /** Base URL at which clients reach a tenant that sets no `public_baseurl`, given the bound port. */
@@ -72,6 +70,8 @@ export class Shard {
       resolveTenant: async (hostname, request) => {
         const tenant = this.#tenantAt(hostname);
         if (!tenant) throw notServed(hostname ?? '(none)');
+        // Named from here on: a refusal (429, 503) is logged and counted as this tenant's.
+        request.identify(tenant.serverName);
         const admission = await tenant.admit({
           longPoll: isLongPoll(request.method, request.url),
           signal: request.signal,
@@ -195,11 +195,9 @@ export class Shard {
     });
   }
 
+  /** The tenant that claims a host name; a host no tenant claims is nobody's. */
   #tenantAt(hostname: string | undefined): TenantHost | undefined {
-    const tenant = hostname === undefined ? undefined : this.#byHostname.get(hostname);
-    if (tenant) return tenant;
-    const fallback = this.#options.defaultTenant;
-    return fallback === undefined ? undefined : this.#tenants.get(fallback);
+    return hostname === undefined ? undefined : this.#byHostname.get(hostname);
   }
 
   #observe(record: ResponseRecord): void {

@@ -177,13 +177,18 @@ describe('TenantHost', () => {
   });
 
   it('caps requests in flight and refuses past the queue with 429 M_LIMIT_EXCEEDED', async () => {
-    const tenant = host(await tenantConfig(), { maxInFlight: 1, maxQueued: 1, retryAfterMs: 250 });
+    const tenant = host(await tenantConfig(), { maxInFlight: 1, maxQueued: 1 });
+    // One request that held its slot for 400 ms: the queue of one drains in about that time.
+    const first = await tenant.admit(ordinary);
+    clock.advance(400);
+    first.release();
     const running = await tenant.admit(ordinary);
     const queued = tenant.admit(ordinary);
     expect(tenant.queued).toBe(1);
     const refused = await matrixErrorOf(tenant.admit(ordinary));
     expect(refused.status).toBe(429);
-    expect(refused.toJSON()).toMatchObject({ errcode: 'M_LIMIT_EXCEEDED', retry_after_ms: 250 });
+    expect(refused.toJSON()).toMatchObject({ errcode: 'M_LIMIT_EXCEEDED', retry_after_ms: 400 });
+    expect(refused.headers).toMatchObject({ 'Retry-After': '1' });
     // Long-polls have a cap of their own: the full queue does not hold them up.
     const longPoll = await tenant.admit({ longPoll: true });
     expect(await settled(queued)).toBe(false);
@@ -191,7 +196,7 @@ describe('TenantHost', () => {
     (await queued).release();
     longPoll.release();
     expect(tenant.inFlight).toBe(0);
-    expect(tenant.status().requests).toBe(4);
+    expect(tenant.status().requests).toBe(5);
   });
 
   it('answers 503 naming the tenant when its start fails, and tries again after the retry delay', async () => {

@@ -38,8 +38,6 @@ export interface TenantLimits {
   maxLongPolls: number;
   /** Long-polls waiting for a slot (default 256). */
   maxQueuedLongPolls: number;
-  /** `retry_after_ms` of the 429 (default 1 s). */
-  retryAfterMs: number;
 }
 
 export const DEFAULT_TENANT_LIMITS: TenantLimits = {
@@ -47,7 +45,6 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   maxQueued: 256,
   maxLongPolls: 1024,
   maxQueuedLongPolls: 256,
-  retryAfterMs: 1000,
 };
 
 export interface TenantHostOptions {
@@ -111,8 +108,10 @@ export class TenantHost {
     this.#options = options;
     this.#logger = options.logger.child({ server_name: config.server_name });
     const { limits } = options;
-    this.#ordinary = new InFlightLimiter(limits.maxInFlight, limits.maxQueued);
-    this.#longPolls = new InFlightLimiter(limits.maxLongPolls, limits.maxQueuedLongPolls);
+    // The limiters time how long requests hold their slots with the host's clock.
+    const now = () => options.clock.now();
+    this.#ordinary = new InFlightLimiter(limits.maxInFlight, limits.maxQueued, now);
+    this.#longPolls = new InFlightLimiter(limits.maxLongPolls, limits.maxQueuedLongPolls, now);
   }
 
   /** The config the next start uses. */
@@ -330,8 +329,8 @@ export class TenantHost {
 
   #admissionError(error: unknown): unknown {
     if (error instanceof QueueFullError) {
-      const { retryAfterMs } = this.#options.limits;
-      return limitExceeded(retryAfterMs, `Too many requests for ${this.serverName}`);
+      // When to ask again comes from the queue's state (see suggestedRetryAfterMs).
+      return limitExceeded(error.retryAfterMs, `Too many requests for ${this.serverName}`);
     }
     if (error instanceof MatrixError) return error;
     // The client left while its request waited for a slot; nobody reads this answer.

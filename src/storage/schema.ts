@@ -323,6 +323,108 @@ export interface PushRuleOverridesTable {
   actions: string | null;
 }
 
+/** A user's server-side key backup version (`room_keys/version`). */
+export interface KeyBackupVersionsTable {
+  user_id: string;
+  /** Numbered per user from 1, never reused. */
+  version: number;
+  algorithm: string;
+  /** JSON object; `{}` once deleted. */
+  auth_data: string;
+  /** Bumped whenever the version's keys change. */
+  etag: number;
+  /** 0/1: deleted versions keep their row so numbers are never reused. */
+  deleted: number;
+}
+
+/** One encrypted room key in a backup version (`room_keys/keys`). */
+export interface KeyBackupSessionsTable {
+  user_id: string;
+  version: number;
+  room_id: string;
+  session_id: string;
+  first_message_index: number;
+  forwarded_count: number;
+  /** 0/1. */
+  is_verified: number;
+  /** JSON object, opaque to the server. */
+  session_data: string;
+}
+
+/** A device's published identity keys (`/keys/upload` `device_keys`). */
+export interface E2eDeviceKeysTable {
+  user_id: string;
+  device_id: string;
+  /** JSON object as uploaded, without `unsigned`. */
+  key_json: string;
+}
+
+/** An unclaimed one-time key of a device. */
+export interface E2eOneTimeKeysTable {
+  user_id: string;
+  device_id: string;
+  algorithm: string;
+  key_id: string;
+  /** JSON value as uploaded (a string or a signed key object). */
+  key_json: string;
+  /** Position of the upload in the `one_time_key_uploads` sequence: claims take the oldest. */
+  upload_id: number;
+}
+
+/** A device's fallback key of one algorithm. */
+export interface E2eFallbackKeysTable {
+  user_id: string;
+  device_id: string;
+  algorithm: string;
+  key_id: string;
+  key_json: string;
+  /** 0/1: handed out by a claim since it was uploaded. */
+  used: number;
+}
+
+/** A user's cross-signing key of one usage (`master`, `self_signing`, `user_signing`). */
+export interface E2eCrossSigningKeysTable {
+  user_id: string;
+  usage: string;
+  /** Unpadded base64 ed25519 public key. */
+  public_key: string;
+  /** JSON object as uploaded. */
+  key_json: string;
+}
+
+/** A signature added to a device key or master key by `/keys/signatures/upload`. */
+export interface E2eKeySignaturesTable {
+  user_id: string;
+  /** A device ID, or a master key's public key. */
+  key_id: string;
+  signer_user_id: string;
+  /** `ed25519:<device ID or public key>`. */
+  signer_key_id: string;
+  signature: string;
+}
+
+/** A media item of the tenant (`mxc://server_name/media_id`); see migrations/0010-media.ts. */
+export interface LocalMediaTable {
+  media_id: string;
+  user_id: string;
+  created_ts: number;
+  /** Null while an asynchronous upload is pending. */
+  uploaded_ts: number | null;
+  /** Pending uploads: until when `PUT /upload` is accepted. */
+  unused_expires_ts: number | null;
+  content_type: string | null;
+  upload_name: string | null;
+  size: number | null;
+  /** Hex SHA-256 of the content. */
+  sha256: string | null;
+}
+
+/** One row (id 1): the bytes of all the tenant's stored media, for the storage quota. */
+export interface MediaUsageTable {
+  id: number;
+  total_bytes: number;
+}
+
 export interface Database {
   tenant_meta: TenantMetaTable;
   sequences: SequencesTable;
@@ -357,4 +459,13 @@ export interface Database {
   device_list_changes: DeviceListChangesTable;
   push_rules: PushRulesTable;
   push_rule_overrides: PushRuleOverridesTable;
+  e2e_device_keys: E2eDeviceKeysTable;
+  e2e_one_time_keys: E2eOneTimeKeysTable;
+  e2e_fallback_keys: E2eFallbackKeysTable;
+  e2e_cross_signing_keys: E2eCrossSigningKeysTable;
+  e2e_key_signatures: E2eKeySignaturesTable;
+  key_backup_versions: KeyBackupVersionsTable;
+  key_backup_sessions: KeyBackupSessionsTable;
+  local_media: LocalMediaTable;
+  media_usage: MediaUsageTable;
 }

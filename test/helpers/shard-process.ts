@@ -47,13 +47,18 @@ export interface ShardProcess {
 export async function startShard(
   extraArgs: string[] = [],
   timeoutMs = 30_000,
+  /** Added to the shard's environment. */
+  env: Record<string, string> = {},
 ): Promise<ShardProcess> {
   const shardId = `shard-${randomBytes(3).toString('hex')}`;
   const token = randomBytes(24).toString('base64url');
   const child = spawn(
     process.execPath,
     [MARINA_BIN, 'shard', '--shard-id', shardId, ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MARINA_SHARD_TOKEN: token } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, MARINA_SHARD_TOKEN: token },
+    },
   );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -233,5 +233,55 @@ describe('HTTP conventions', () => {
     expect(response.headers['access-control-allow-methods']).toBe(
       'GET, POST, PUT, DELETE, OPTIONS',
     );
+  });
+});
+
+describe('closing the HTTP app', () => {
+  it('does not wait out the keep-alive timeout of a connection whose response ends after close began', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'marina-http-close-'));
+    const logger = pino({ level: 'silent' });
+    const homeserver = await startHomeserver(
+      await new LocalTenantStore(dataDir).create('alpha.test'),
+      { logger, defaultPublicBaseUrl: 'http://alpha.test' },
+    );
+    const slow = defineEndpoint({
+      method: 'GET',
+      paths: ['/_test/slow'],
+      auth: 'none',
+      handler: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return { done: true };
+      },
+    });
+    const app = createHttpApp({
+      logger,
+      endpoints: [slow],
+      resolveTenant: async () => homeserver.context,
+    });
+    const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const answered = new Promise<number>((resolve, reject) => {
+        const req = request(
+          { hostname: url.hostname, port: url.port, path: '/_test/slow', agent },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const closing = performance.now();
+      await app.close();
+      // The request in flight was answered, and close() did not wait 72 s for its connection.
+      expect(await answered).toBe(200);
+      expect(performance.now() - closing).toBeLessThan(5_000);
+    } finally {
+      agent.destroy();
+      await homeserver.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

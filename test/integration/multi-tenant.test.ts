@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -252,6 +252,52 @@ describe('marina up: three tenants on one shard', () => {
     }
   });
 
+  it("keeps media apart: one tenant's media is unknown to another, and stored in its own folder", async () => {
+    const upload = async (tenant: Tenant, text: string) => {
+      const response = await localhostFetch(`${baseUrl(tenant)}/_matrix/media/v3/upload`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${users.get(tenant)!.alice.accessToken}`,
+          'Content-Type': 'text/plain',
+        },
+        body: text,
+      });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as Json).content_uri as string;
+    };
+    const download = async (tenant: Tenant, contentUri: string) => {
+      const [serverName, mediaId] = contentUri.slice('mxc://'.length).split('/');
+      const response = await localhostFetch(
+        `${baseUrl(tenant)}/_matrix/client/v1/media/download/${serverName}/${mediaId}`,
+        { headers: { Authorization: `Bearer ${users.get(tenant)!.alice.accessToken}` } },
+      );
+      return { status: response.status, text: await response.text() };
+    };
+    const alphaUri = await upload(ALPHA, 'only on alpha');
+    expect(alphaUri).toMatch(new RegExp(`^mxc://${ALPHA.replace('.', '\\.')}/`));
+    expect(await download(ALPHA, alphaUri)).toEqual({ status: 200, text: 'only on alpha' });
+    // Beta does not serve alpha's media (remote media needs federation): 404, like unknown media.
+    const onBeta = await download(BETA, alphaUri);
+    expect(onBeta.status).toBe(404);
+    expect(JSON.parse(onBeta.text).errcode).toBe('M_NOT_FOUND');
+    // Nor under its own name with alpha's media ID.
+    const mediaId = alphaUri.split('/').pop()!;
+    expect((await download(BETA, `mxc://${BETA}/${mediaId}`)).status).toBe(404);
+    // The bytes are in alpha's media folder and in no other tenant's.
+    const holding = [];
+    for (const tenant of TENANTS) {
+      const files = await readdir(join(dataDir, 'tenants', tenant, 'media'), { recursive: true });
+      const texts = await Promise.all(
+        files.map(async (file) => {
+          const path = join(dataDir, 'tenants', tenant, 'media', file);
+          return (await stat(path)).isFile() ? readFile(path, 'utf8') : '';
+        }),
+      );
+      if (texts.includes('only on alpha')) holding.push(tenant);
+    }
+    expect(holding).toEqual([ALPHA]);
+  });
+
   it('registers the same localpart on two tenants as two distinct users', async () => {
     const register = (tenant: string) =>
       call(tenant, 'POST', '/register', {
@@ -385,14 +431,14 @@ describe('marina up: three tenants on one shard', () => {
       });
       expect(atShard.status).toBe(404);
       expect(atShard.json).toMatchObject({ errcode: 'M_NOT_FOUND' });
-      // Through the router, a host that names no tenant reaches the default tenant, localhost,
-      // which knows nothing of delta's token.
-      expect(await whoami(delta, token)).toMatchObject({
-        status: 401,
-        body: { errcode: 'M_UNKNOWN_TOKEN' },
+      // Through the router, its host names no homeserver any more: the router's 404, never
+      // another tenant (the default tenant, localhost, answers only requests by IP address).
+      expect(await whoami(delta, token)).toEqual({
+        status: 404,
+        body: { errcode: 'M_NOT_FOUND', error: `No homeserver is served at host ${delta}` },
       });
       const keys = await localhostFetch(`${baseUrl(delta)}/_matrix/key/v2/server`);
-      expect(((await keys.json()) as { server_name: string }).server_name).toBe('localhost');
+      expect(keys.status).toBe(404);
     } finally {
       stop = true;
       await traffic;

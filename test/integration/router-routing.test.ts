@@ -465,12 +465,21 @@ describe('marina router finding the controller in a data directory, with a defau
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("sends hosts that name no tenant to it, under the tenant's name", async () => {
+  it("sends requests addressed by IP address to it, under the tenant's name", async () => {
     const response = await requestWithHost(router.url, { path: '/', host: '127.0.0.1:8008' });
     expect(response.status).toBe(200);
     expect(response.json.headers).toMatchObject({
       host: 'localhost',
       'x-forwarded-host': '127.0.0.1:8008',
+    });
+  });
+
+  it('never sends it a host name that no tenant claims', async () => {
+    const response = await requestWithHost(router.url, { path: '/', host: 'gone.localhost:8008' });
+    expect(response.status).toBe(404);
+    expect(response.json).toEqual({
+      errcode: 'M_NOT_FOUND',
+      error: 'No homeserver is served at host gone.localhost',
     });
   });
 

@@ -129,6 +129,11 @@ describe('marina shard: idle hibernation, long-polls, fairness, stopping', () =>
         errcode: 'M_LIMIT_EXCEEDED',
         retry_after_ms: expect.any(Number),
       });
+      // From the queue's state, within 100 ms … 5 s; Retry-After says it in whole seconds.
+      const retryAfterMs = answer.body.retry_after_ms as number;
+      expect(retryAfterMs).toBeGreaterThanOrEqual(100);
+      expect(retryAfterMs).toBeLessThanOrEqual(5_000);
+      expect(answer.headers['retry-after']).toBe(String(Math.ceil(retryAfterMs / 1000)));
     }
     const others = answers.filter((answer) => answer.status !== 429);
     expect(others.length).toBeGreaterThanOrEqual(4);

@@ -37,7 +37,10 @@ export function registerRouterCommand(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
-    .option('--default-tenant <server_name>', 'the tenant for hosts that name no tenant')
+    .option(
+      '--default-tenant <server_name>',
+      'the tenant for requests addressed by IP address (a host name reaches only its tenant)',
+    )
     .option(
       '--connect-timeout-ms <ms>',
       'give up connecting to a shard after this long (502)',

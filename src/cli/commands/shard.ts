@@ -6,7 +6,7 @@ import { DEFAULT_IDLE_HIBERNATE_MS, Shard } from '../../shard/shard.js';
 import { DEFAULT_TENANT_LIMITS } from '../../shard/tenant-host.js';
 import { parseListenAddress } from '../listen-address.js';
 import { createProcessLogger } from '../logger.js';
-import { stopOnSignals } from '../signals.js';
+import { stopOnSignals, whenParentGone } from '../signals.js';
 
 /** The environment variable holding the bearer token of the shard's admin API. */
 export const SHARD_TOKEN_ENV = 'MARINA_SHARD_TOKEN';
@@ -20,6 +20,7 @@ interface ShardCommandOptions {
   maxInFlight: number;
   maxQueued: number;
   publicBaseUrl: string;
+  stopWhenStdinCloses?: boolean;
 }
 
 /**
@@ -58,6 +59,10 @@ export function registerShardCommand(program: Command): void {
       'base URL of tenants without public_baseurl; {server_name} is replaced',
       'https://{server_name}',
     )
+    .option(
+      '--stop-when-stdin-closes',
+      'stop cleanly and exit when standard input closes or the parent process changes (the controller died)',
+    )
     .action(async (options: ShardCommandOptions) => {
       const token = process.env[SHARD_TOKEN_ENV];
       if (!token) throw new Error(`${SHARD_TOKEN_ENV} must hold the admin API's bearer token`);
@@ -88,10 +93,14 @@ export function registerShardCommand(program: Command): void {
         await shard.stop();
         throw error;
       }
-      stopOnSignals(logger, async () => {
+      const stopNow = stopOnSignals(logger, async () => {
         await adminApi.close();
         await shard.stop();
       });
+      // A controller killed with SIGKILL cannot stop its shards: each notices by itself.
+      if (options.stopWhenStdinCloses) {
+        whenParentGone(() => stopNow('the controller is gone'));
+      }
       const ready = {
         event: 'shard-ready',
         shard_id: options.shardId,

@@ -36,17 +36,38 @@ export function registerTenantCommands(program: Command): void {
         .choices(['open', 'token', 'closed'])
         .default('closed'),
     )
+    .addOption(
+      new Option('--media-store <kind>', 'where its media lives: its folder, or an S3 bucket')
+        .choices(['local', 's3'])
+        .default('local'),
+    )
+    .option('--s3-bucket <bucket>', "S3: the tenant's bucket (with --media-store s3)")
+    .option('--s3-endpoint <url>', 'S3: the endpoint URL (e.g. https://s3.eu-west-1.amazonaws.com)')
+    .option('--s3-region <region>', 'S3: the region (default us-east-1)')
+    .option('--s3-prefix <prefix>', 'S3: a prefix for every object key')
+    .option('--s3-force-path-style', 'S3: path-style URLs (MinIO and similar endpoints)')
+    .option(
+      '--s3-access-key-id <id>',
+      'S3: access key (default: AWS_ACCESS_KEY_ID and the other standard AWS variables)',
+    )
+    .option('--s3-secret-access-key <key>', 'S3: secret key, with --s3-access-key-id')
     .option('--data-dir <dir>', DATA_DIR_HELP, './marina-data')
     .option('--json', 'print its settings as JSON')
     .action(
       async (
         serverName: string,
-        options: { hostname?: string[]; registration: string; dataDir: string; json?: boolean },
+        options: {
+          hostname?: string[];
+          registration: string;
+          dataDir: string;
+          json?: boolean;
+        } & MediaStoreOptions,
       ) => {
         const request = parseNewTenant({
           server_name: serverName,
           ...(options.hostname !== undefined ? { hostnames: options.hostname } : {}),
           registration: options.registration,
+          media_store: mediaStoreFrom(options),
         });
         const settings = await withTenantAdmin(
           options.dataDir,
@@ -116,6 +137,42 @@ export function registerTenantCommands(program: Command): void {
         );
       },
     );
+}
+
+interface MediaStoreOptions {
+  mediaStore: string;
+  s3Bucket?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3Prefix?: string;
+  s3ForcePathStyle?: boolean;
+  s3AccessKeyId?: string;
+  s3SecretAccessKey?: string;
+}
+
+/** The `media_store` of `POST /tenants` from the create flags; S3 flags need `--media-store s3`. */
+function mediaStoreFrom(options: MediaStoreOptions): Record<string, unknown> {
+  const s3 = {
+    bucket: options.s3Bucket,
+    endpoint: options.s3Endpoint,
+    region: options.s3Region,
+    prefix: options.s3Prefix,
+    force_path_style: options.s3ForcePathStyle,
+    access_key_id: options.s3AccessKeyId,
+    secret_access_key: options.s3SecretAccessKey,
+  };
+  const given = Object.entries(s3).filter(([, value]) => value !== undefined);
+  if (options.mediaStore !== 's3') {
+    if (given.length > 0) throw new Error('the --s3-… options need --media-store s3');
+    return { kind: 'local' };
+  }
+  if (options.s3Bucket === undefined || options.s3Endpoint === undefined) {
+    throw new Error('--media-store s3 needs --s3-bucket and --s3-endpoint');
+  }
+  if ((options.s3AccessKeyId === undefined) !== (options.s3SecretAccessKey === undefined)) {
+    throw new Error('--s3-access-key-id and --s3-secret-access-key go together');
+  }
+  return { kind: 's3', ...Object.fromEntries(given) };
 }
 
 /**

@@ -12,7 +12,7 @@ import { localBaseUrl, parseListenAddress } from '../listen-address.js';
 import { createProcessLogger } from '../logger.js';
 import { stopOnSignals } from '../signals.js';
 
-/** The tenant the embedded default creates, and serves for hosts that name no tenant. */
+/** The tenant the embedded default creates; it also answers requests addressed by IP address. */
 export const EMBEDDED_TENANT = 'localhost';
 
 /** How long the router's follower waits on the controller per round. */
@@ -29,7 +29,8 @@ interface UpOptions {
 /**
  * `marina up`: the whole local backend in one command — the controller and the router in this
  * process, and `--shards N` shard processes. On an empty data dir it creates the tenant
- * `localhost`, which also answers hosts that name no tenant, so `curl localhost:8008` works.
+ * `localhost`, which also answers requests addressed by IP address, so both `curl localhost:8008`
+ * and `curl 127.0.0.1:8008` work; a host name reaches only the tenant that claims it.
  */
 export function registerUpCommand(program: Command): void {
   program

@@ -11,7 +11,7 @@ import type { JsonObject, JsonValue } from '../../core/canonical-json.js';
 import { badJson, tooLarge } from '../../core/errors.js';
 import { MAX_IDENTIFIER_BYTES, MAX_PDU_BYTES } from '../../core/identifiers.js';
 import { computeReferenceHash, generateLegacyEventId } from '../../protocol/event-hashing.js';
-import { signEvent } from '../../protocol/event-signing.js';
+import { signNewEvent, type NewSignedEvent } from '../../protocol/event-signing.js';
 import { toRoomEvent } from '../../protocol/room-event.js';
 import type { RoomEvent } from '../../protocol/room-event.js';
 import type { RoomVersion } from '../../protocol/room-versions.js';
@@ -81,11 +81,11 @@ export function buildEvent(draft: EventDraft, context: BuildContext): RoomEvent 
     pdu.origin = context.serverName;
   }
 
-  let signed: JsonObject;
+  let signed: NewSignedEvent;
   let size: number;
   try {
-    signed = signEvent(pdu, context.serverName, context.signingKey, version);
-    size = canonicalJsonBytes(signed).length;
+    signed = signNewEvent(pdu, context.serverName, context.signingKey, version);
+    size = canonicalJsonBytes(signed.pdu).length;
   } catch (error) {
     if (error instanceof CanonicalJsonError) {
       throw badJson(`The event content is not valid canonical JSON (${error.message})`);
@@ -95,7 +95,7 @@ export function buildEvent(draft: EventDraft, context: BuildContext): RoomEvent 
   if (size > MAX_PDU_BYTES) {
     throw tooLarge(`The event is ${size} bytes; events may be at most ${MAX_PDU_BYTES} bytes`);
   }
-  return toRoomEvent(signed, version);
+  return toRoomEvent(signed.pdu, version, signed.eventId);
 }
 
 function checkFieldSize(field: string, value: string): void {

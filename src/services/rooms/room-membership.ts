@@ -30,7 +30,7 @@ import type { Users } from '../users/users.js';
 import type { RoomAliases } from './room-aliases.js';
 import type { EventDraft } from './event-builder.js';
 import type { RoomEvents } from './room-events.js';
-import type { StateView } from './state-view.js';
+import { StateView } from './state-view.js';
 
 export const FEDERATION_NOT_SUPPORTED = 'federation with other servers is not supported yet';
 
@@ -260,6 +260,36 @@ export class RoomMembership {
         this.#log.warn(
           { err: error, room_id: row.room_id },
           'a deactivated user could not leave a room',
+        );
+      }
+    }
+  }
+
+  /**
+   * Guests leave a room whose `m.room.guest_access` stops being `can_join` (spec: "Guest
+   * access", the server MUST set those users' membership to `leave`). Called after any change of
+   * that state event; does nothing while guests may still join.
+   */
+  async onGuestAccessChanged(roomId: string): Promise<void> {
+    const version = await this.#graph.roomVersionOf(roomId);
+    if (version === undefined) return;
+    const state = new StateView(
+      roomId,
+      version,
+      await this.#graph.currentState(roomId),
+      this.#graph,
+    );
+    if ((await state.stringField('m.room.guest_access', 'guest_access')) === 'can_join') return;
+    const members = await this.#db.read((db) => selectMembersOfRoom(db, roomId, ['join']));
+    for (const { user_id: userId } of members) {
+      if (parseUserId(userId).serverName !== this.#serverName) continue;
+      if ((await this.#users.get(userId))?.isGuest !== true) continue;
+      try {
+        await this.leave(userId, roomId);
+      } catch (error) {
+        this.#log.warn(
+          { err: error, room_id: roomId },
+          'a guest could not be made to leave a room',
         );
       }
     }

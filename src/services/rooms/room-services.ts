@@ -80,6 +80,11 @@ export function createRoomServices(deps: RoomServicesDeps): RoomServices {
 
   profiles.changed.add((change) => roomMembership.onProfileChanged(change));
   users.deactivated.add(({ userId }) => roomMembership.onUserDeactivated(userId));
+  roomEvents.persisted.add(({ type, stateKey, roomId }) =>
+    type === 'm.room.guest_access' && stateKey === ''
+      ? roomMembership.onGuestAccessChanged(roomId)
+      : undefined,
+  );
   devices.deleted.add(({ userId, deviceIds }) =>
     db.transact((trx) => deleteTxnIdsOfDevices(trx, userId, deviceIds)),
   );

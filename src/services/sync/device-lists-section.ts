@@ -22,7 +22,11 @@ import {
   selectMembershipsInRoom,
   selectUsersSharingRoomAmong,
 } from '../../storage/devices/shared-rooms.js';
-import { selectMembersOfRoom, selectRoomsOfUser } from '../../storage/rooms/memberships.js';
+import {
+  selectMembersOfRoom,
+  selectRoomsOfUser,
+  type MembershipRow,
+} from '../../storage/rooms/memberships.js';
 import { selectLastEventAtOrBefore } from '../../storage/rooms/timeline.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import type { RoomGraph } from '../room-graph/room-graph.js';
@@ -46,6 +50,8 @@ export async function deviceListsSection(
   userId: string,
   since: SyncToken | undefined,
   to: SyncToken,
+  /** The user's rows of `room_memberships` (every membership), when the caller has them. */
+  roomsOfUser?: readonly MembershipRow[],
 ): Promise<DeviceListsSection> {
   if (since === undefined) return { changed: [], left: [] };
   const { db } = deps;
@@ -62,7 +68,9 @@ export async function deviceListsSection(
   }
 
   if (to.events > since.events) {
-    await addMembershipMoves(deps, userId, since.events, to.events, changed, mayHaveLeft);
+    const rooms =
+      roomsOfUser ?? (await db.read((reader) => selectRoomsOfUser(reader, userId, MEMBERSHIPS)));
+    await addMembershipMoves(deps, userId, rooms, since.events, to.events, changed, mayHaveLeft);
   }
 
   mayHaveLeft.delete(userId);
@@ -82,6 +90,7 @@ export async function deviceListsSection(
 async function addMembershipMoves(
   deps: DeviceListsDeps,
   userId: string,
+  roomsOfUser: readonly MembershipRow[],
   after: number,
   upTo: number,
   changed: Set<string>,
@@ -89,7 +98,7 @@ async function addMembershipMoves(
 ): Promise<void> {
   const { db } = deps;
   // Rooms the user is joined to, or whose membership of the user moved since (left, banned).
-  const rows = (await db.read((reader) => selectRoomsOfUser(reader, userId, MEMBERSHIPS))).filter(
+  const rows = roomsOfUser.filter(
     (row) =>
       row.stream_ordering <= upTo && (row.membership === 'join' || row.stream_ordering > after),
   );

@@ -31,6 +31,7 @@ import type { HistoryVisibility } from '../rooms/history-visibility.js';
 import { sortState } from '../rooms/room-timeline.js';
 import { membershipStrippedState, type StrippedStateEvent } from '../rooms/stripped-state.js';
 import { formatStreamToken } from '../rooms/stream-token.js';
+import { syncKeyCounts } from '../e2ee/sync-key-counts.js';
 import { deviceListsSection } from './device-lists-section.js';
 import { roomIncluded, typeIncluded } from './sync-filter.js';
 import { encodeSyncToken, type StreamPositions, type SyncToken } from './sync-token.js';
@@ -104,6 +105,7 @@ export interface SyncResponse {
   to_device: EventList;
   device_lists: { changed: string[]; left: string[] };
   device_one_time_keys_count: Record<string, number>;
+  device_unused_fallback_key_types: string[];
 }
 
 export interface SyncDeps {
@@ -192,12 +194,15 @@ export class Sync {
       to_device: { events: [] },
       device_lists: { changed: [], left: [] },
       device_one_time_keys_count: {},
+      device_unused_fallback_key_types: [],
     };
-    const rows = (
-      await this.deps.db.read((db) =>
-        selectRoomsOfUser(db, userId, ['join', 'invite', 'leave', 'ban', 'knock']),
-      )
-    ).filter((row) => roomIncluded(filter, row.room_id) && row.stream_ordering <= to.events);
+    // Every room the user has a membership in; device lists need them all, whatever the filter.
+    const roomsOfUser = await this.deps.db.read((db) =>
+      selectRoomsOfUser(db, userId, ['join', 'invite', 'leave', 'ban', 'knock']),
+    );
+    const rows = roomsOfUser.filter(
+      (row) => roomIncluded(filter, row.room_id) && row.stream_ordering <= to.events,
+    );
 
     // Account data first: room account data goes into the rooms' sections.
     const accountData = (await this.deps.accountData.since(userId, since?.account_data ?? 0))
@@ -365,7 +370,9 @@ export class Sync {
     // next_batch at the last message delivered.
     const toDevice = await toDeviceSection(this.deps.db, reader, since?.to_device, to.to_device);
     response.to_device.events = toDevice.events;
-    response.device_lists = await deviceListsSection(this.deps, userId, since, to);
+    response.device_lists = await deviceListsSection(this.deps, userId, since, to, roomsOfUser);
+    // One-time and fallback key counts of the syncing device (docs/e2ee.md).
+    Object.assign(response, await syncKeyCounts(this.deps.db, reader));
     response.next_batch = encodeSyncToken({ ...to, to_device: toDevice.position });
     return response;
   }

@@ -1,9 +1,13 @@
 import { randomInt } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import { forbidden, guestAccessForbidden, invalidUsername, userInUse } from '../../core/errors.js';
-import { isValidLocalpart, MAX_IDENTIFIER_BYTES } from '../../core/identifiers.js';
+import { isValidLocalpart, MAX_IDENTIFIER_BYTES, parseUserId } from '../../core/identifiers.js';
 import { insertProfile } from '../../storage/accounts/profiles.js';
-import { insertUser, selectUsersIgnoringCase } from '../../storage/accounts/users.js';
+import {
+  insertUser,
+  selectUsersIgnoringCase,
+  upgradeGuestUser,
+} from '../../storage/accounts/users.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import { checkDeviceId } from '../devices/devices.js';
 import type { Login, Session, SessionOptions } from '../login/login.js';
@@ -40,6 +44,11 @@ export interface UserRegistrationRequest {
   refreshable: boolean;
   auth: AuthData | null | undefined;
   ip: string | null;
+  /**
+   * The guest whose access token came with the request (spec: "Guest Access"): registering
+   * under its localpart, or with no username, upgrades that guest instead of creating a user.
+   */
+  guestUserId?: string;
 }
 
 /** What every way of creating an account (register, guest, shared secret) comes down to. */
@@ -118,8 +127,11 @@ export class Registration {
    */
   async registerUser(request: UserRegistrationRequest): Promise<RegistrationResult> {
     if (this.settings.mode === 'closed') throw forbidden('Registration is disabled');
+    const upgrading = this.#isGuestUpgrade(request);
     const localpart =
-      request.username === undefined ? undefined : await this.checkUsername(request.username);
+      request.username === undefined || upgrading
+        ? undefined
+        : await this.checkUsername(request.username);
     if (request.password !== undefined) checkNewPassword(request.password);
     if (request.deviceId !== undefined) checkDeviceId(request.deviceId);
     const authorisation = await this.uia.authorise({
@@ -128,20 +140,57 @@ export class Registration {
       auth: request.auth,
       userId: null,
     });
+    const session: SessionOptions | undefined = request.inhibitLogin
+      ? undefined
+      : {
+          deviceId: request.deviceId,
+          initialDeviceDisplayName: request.initialDeviceDisplayName,
+          refreshable: request.refreshable,
+          ip: request.ip,
+        };
+    if (upgrading) {
+      return this.#upgradeGuest(request.guestUserId as string, {
+        password: request.password,
+        authorisation,
+        session,
+      });
+    }
     return this.createAccount({
       localpart,
       password: request.password,
       isAdmin: false,
       isGuest: false,
       authorisation,
-      session: request.inhibitLogin
-        ? undefined
-        : {
-            deviceId: request.deviceId,
-            initialDeviceDisplayName: request.initialDeviceDisplayName,
-            refreshable: request.refreshable,
-            ip: request.ip,
-          },
+      session,
+    });
+  }
+
+  /** A guest registering under its own localpart (lower-cased as usernames are), or none. */
+  #isGuestUpgrade(request: UserRegistrationRequest): boolean {
+    if (request.guestUserId === undefined) return false;
+    if (request.username === undefined) return true;
+    const requested = request.username.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    return requested === parseUserId(request.guestUserId).localpart;
+  }
+
+  /**
+   * Guest upgrade, as Synapse does it: the same user ID becomes a full account with the given
+   * password, keeping its rooms, devices and profile; a new session opens unless login is
+   * inhibited. A guest upgraded (or deactivated) meanwhile is 400 M_USER_IN_USE.
+   */
+  async #upgradeGuest(
+    userId: string,
+    upgrade: { password?: string; authorisation: UiaAuthorisation; session?: SessionOptions },
+  ): Promise<RegistrationResult> {
+    const passwordHash =
+      upgrade.password === undefined ? null : await this.hasher.hash(upgrade.password);
+    return this.db.transact(async (trx) => {
+      await upgrade.authorisation.commit(trx);
+      if (!(await upgradeGuestUser(trx, userId, passwordHash))) throw userInUse();
+      const session = upgrade.session
+        ? await this.login.startSession(trx, userId, upgrade.session)
+        : undefined;
+      return { userId, session };
     });
   }
 

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { insertDeviceListChange } from '../devices/device-list-changes.js';
 import { deleteInboxOfDevices } from '../devices/to-device-inbox.js';
 import { deleteToDeviceTxnIdsOfDevices } from '../devices/to-device-txn-ids.js';
+import { deleteE2eKeysOfDevices } from '../e2ee/device-keys.js';
 import type { Database, DevicesTable } from '../schema.js';
 
 export type DeviceRow = Selectable<DevicesTable>;
@@ -112,9 +113,9 @@ export async function deleteDeviceTokens(
 }
 
 /**
- * Deletes devices with their access and refresh tokens, pending to-device messages and
- * to-device transaction IDs; returns the IDs that existed. The user's device list changes when
- * any did.
+ * Deletes devices with their access and refresh tokens, pending to-device messages, to-device
+ * transaction IDs and end-to-end keys; returns the IDs that existed. The user's device list
+ * changes when any did.
  */
 export async function deleteDevices(
   trx: Kysely<Database>,
@@ -133,6 +134,7 @@ export async function deleteDevices(
   if (deletedIds.length > 0) {
     await deleteInboxOfDevices(trx, userId, deletedIds);
     await deleteToDeviceTxnIdsOfDevices(trx, userId, deletedIds);
+    await deleteE2eKeysOfDevices(trx, userId, deletedIds);
     await insertDeviceListChange(trx, userId);
   }
   return deletedIds;

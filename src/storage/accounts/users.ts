@@ -75,3 +75,22 @@ export async function markUserDeactivated(trx: Kysely<Database>, userId: string)
     .where('user_id', '=', userId)
     .execute();
 }
+
+/**
+ * Turns a guest into a full account (guest upgrade at `POST /register`), setting its password;
+ * false when the user is no longer a guest (upgraded meanwhile) or is deactivated.
+ */
+export async function upgradeGuestUser(
+  trx: Kysely<Database>,
+  userId: string,
+  passwordHash: string | null,
+): Promise<boolean> {
+  const result = await trx
+    .updateTable('users')
+    .set({ is_guest: 0, password_hash: passwordHash })
+    .where('user_id', '=', userId)
+    .where('is_guest', '=', 1)
+    .where('deactivated', '=', 0)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

@@ -6,6 +6,9 @@ import * as m0004 from './0004-rooms.js';
 import * as m0005 from './0005-ephemeral.js';
 import * as m0006 from './0006-push-rules.js';
 import * as m0007 from './0007-device-streams.js';
+import * as m0008 from './0008-e2ee-keys.js';
+import * as m0009 from './0009-key-backup.js';
+import * as m0010 from './0010-media.js';
 
 /**
  * Every migration, by name. Kysely applies them in name order and records each name in the
@@ -20,6 +23,9 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0005-ephemeral': m0005,
   '0006-push-rules': m0006,
   '0007-device-streams': m0007,
+  '0008-e2ee-keys': m0008,
+  '0009-key-backup': m0009,
+  '0010-media': m0010,
 });
 
 export function migrationNames(): string[] {

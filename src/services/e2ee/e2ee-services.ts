@@ -1,0 +1,40 @@
+import type { TenantDatabase } from '../../storage/tenant-database.js';
+import type { DeviceLists } from '../devices/device-lists.js';
+import type { UserInteractiveAuth } from '../user-interactive-auth/user-interactive-auth.js';
+import type { Users } from '../users/users.js';
+import { CrossSigning } from './cross-signing.js';
+import { KeyClaim } from './key-claim.js';
+import { KeyQuery } from './key-query.js';
+import { KeyUpload } from './key-upload.js';
+import { SignatureUpload } from './signature-upload.js';
+
+/** The end-to-end encryption key services of a tenant (see docs/e2ee.md). */
+export interface E2eeServices {
+  readonly keyUpload: KeyUpload;
+  readonly keyQuery: KeyQuery;
+  readonly keyClaim: KeyClaim;
+  readonly crossSigning: CrossSigning;
+  readonly signatureUpload: SignatureUpload;
+}
+
+export interface E2eeServicesDeps {
+  serverName: string;
+  db: TenantDatabase;
+  deviceLists: DeviceLists;
+  uia: UserInteractiveAuth;
+  users: Pick<Users, 'deactivated'>;
+}
+
+export function createE2eeServices(deps: E2eeServicesDeps): E2eeServices {
+  const { serverName, db, deviceLists, uia } = deps;
+  const crossSigning = new CrossSigning(db, deviceLists, uia);
+  // Device keys go with the devices; cross-signing keys with the account.
+  deps.users.deactivated.add(({ userId }) => crossSigning.forgetUser(userId));
+  return {
+    keyUpload: new KeyUpload(db, deviceLists),
+    keyQuery: new KeyQuery(db, serverName),
+    keyClaim: new KeyClaim(db, serverName),
+    crossSigning,
+    signatureUpload: new SignatureUpload(db, deviceLists, serverName),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * `POST /keys/claim` (client-server API "One-time and fallback keys"): one key per requested
+ * device and algorithm, the oldest one-time key, or the device's fallback key when it has none
+ * left. A one-time key is deleted by the transaction that hands it out, so no two claims ever get
+ * the same one; a fallback key stays, marked used, until the device replaces it.
+ */
+import type { JsonObject, JsonValue } from '../../core/canonical-json.js';
+import { tooLarge } from '../../core/errors.js';
+import { takeFallbackKey, takeOneTimeKey } from '../../storage/e2ee/one-time-keys.js';
+import type { TenantDatabase } from '../../storage/tenant-database.js';
+import { federationFailures, splitUsersByServer } from './user-servers.js';
+
+/** At most this many devices per claim. */
+export const MAX_CLAIMED_DEVICES = 5000;
+
+export interface KeyClaimResponse {
+  failures: Record<string, JsonObject>;
+  /** User ID → device ID → `<algorithm>:<key ID>` → key. */
+  one_time_keys: Record<string, Record<string, Record<string, JsonValue>>>;
+}
+
+export class KeyClaim {
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly serverName: string,
+  ) {}
+
+  /** `request`: user ID → device ID → algorithm. */
+  async claim(
+    request: Readonly<Record<string, Readonly<Record<string, string>>>>,
+  ): Promise<KeyClaimResponse> {
+    const deviceCount = Object.values(request).reduce((n, d) => n + Object.keys(d).length, 0);
+    if (deviceCount > MAX_CLAIMED_DEVICES) {
+      throw tooLarge(`At most ${MAX_CLAIMED_DEVICES} devices per claim`);
+    }
+    const { local, remoteServers } = splitUsersByServer(Object.keys(request), this.serverName);
+    const oneTimeKeys: KeyClaimResponse['one_time_keys'] = {};
+    await this.db.transact(async (trx) => {
+      for (const userId of local) {
+        const byDevice = new Map<string, Record<string, JsonValue>>();
+        for (const [deviceId, algorithm] of Object.entries(request[userId] ?? {})) {
+          const device = { userId, deviceId };
+          const key =
+            (await takeOneTimeKey(trx, device, algorithm)) ??
+            (await takeFallbackKey(trx, device, algorithm));
+          if (key === undefined) continue;
+          byDevice.set(deviceId, {
+            [`${key.algorithm}:${key.keyId}`]: JSON.parse(key.keyJson) as JsonValue,
+          });
+        }
+        if (byDevice.size > 0) oneTimeKeys[userId] = Object.fromEntries(byDevice);
+      }
+    });
+    return { failures: federationFailures(remoteServers), one_time_keys: oneTimeKeys };
+  }
+}
