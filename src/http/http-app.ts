@@ -98,6 +98,7 @@ export function createHttpApp(options: HttpAppOptions) {
       sendMatrixError(reply as FastifyReply, toMatrixError(error)),
   });
   app.decorateRequest('tenant', null);
+  app.decorateRequest('serverName', null);
 
   // close() waits for keep-alive connections whose response ends after it began until their
   // keep-alive timeout (72 s; fastify#7044): close each one as soon as it is idle.
@@ -106,7 +107,6 @@ export function createHttpApp(options: HttpAppOptions) {
     sweep.unref();
     app.server.once('close', () => clearInterval(sweep));
   });
-  app.decorateRequest('serverName', null);
 
   // Bodies arrive as raw bytes whatever their Content-Type (clients are not consistent about
   // it); each endpoint parses what it declares.

@@ -1,11 +1,5 @@
 import { defineEndpoint } from '../../endpoint.js';
-import {
-  downloadQuery,
-  downloadTimeoutOf,
-  mediaParams,
-  mediaPaths,
-  mediaResponse,
-} from './media-params.js';
+import { downloadQuery, mediaParams, mediaPaths, serveDownload } from './media-params.js';
 
 /**
  * The deprecated unauthenticated `GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}]`,
@@ -21,12 +15,5 @@ export const downloadMediaLegacy = defineEndpoint({
   auth: 'none',
   params: mediaParams,
   query: downloadQuery,
-  handler: async (ctx, req) => {
-    const media = await ctx.services.media.open(req.params.serverName, req.params.mediaId, {
-      timeoutMs: downloadTimeoutOf(req.query),
-      signal: req.signal,
-      unauthenticated: true,
-    });
-    return mediaResponse(media, req.params.fileName);
-  },
+  handler: (ctx, req) => serveDownload(ctx.services.media, req, true),
 });

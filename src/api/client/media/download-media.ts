@@ -1,6 +1,6 @@
 import { defineEndpoint } from '../../endpoint.js';
 import { clientV1Paths } from '../paths.js';
-import { downloadQuery, downloadTimeoutOf, mediaParams, mediaResponse } from './media-params.js';
+import { downloadQuery, mediaParams, serveDownload } from './media-params.js';
 
 /**
  * `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]`: authenticated
@@ -17,12 +17,5 @@ export const downloadMedia = defineEndpoint({
   allowGuests: true,
   params: mediaParams,
   query: downloadQuery,
-  handler: async (ctx, req) => {
-    const media = await ctx.services.media.open(req.params.serverName, req.params.mediaId, {
-      timeoutMs: downloadTimeoutOf(req.query),
-      signal: req.signal,
-      unauthenticated: false,
-    });
-    return mediaResponse(media, req.params.fileName);
-  },
+  handler: (ctx, req) => serveDownload(ctx.services.media, req, false),
 });

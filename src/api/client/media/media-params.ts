@@ -10,6 +10,7 @@ import {
 import {
   DEFAULT_DOWNLOAD_TIMEOUT_MS,
   type IncomingUpload,
+  type MediaRepository,
   type OpenedMedia,
 } from '../../../services/media/media-repository.js';
 import { respond, type EndpointRequest, type EndpointResponse } from '../../endpoint.js';
@@ -60,8 +61,25 @@ export function incomingUpload(
   };
 }
 
-export function downloadTimeoutOf(query: { timeout_ms?: number | undefined }): number {
-  return query.timeout_ms ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
+/**
+ * A download, authenticated or not: the media opened (a pending asynchronous upload waited for up
+ * to `timeout_ms`) and served.
+ */
+export async function serveDownload(
+  media: MediaRepository,
+  req: {
+    params: z.infer<typeof mediaParams>;
+    query: z.infer<typeof downloadQuery>;
+    signal?: AbortSignal;
+  },
+  unauthenticated: boolean,
+): Promise<EndpointResponse> {
+  const opened = await media.open(req.params.serverName, req.params.mediaId, {
+    timeoutMs: req.query.timeout_ms ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
+    signal: req.signal,
+    unauthenticated,
+  });
+  return mediaResponse(opened, req.params.fileName);
 }
 
 /**
