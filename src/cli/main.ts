@@ -5,6 +5,8 @@ import { registerUserCommands } from './commands/user.js';
 import { registerControllerCommand } from './commands/controller.js';
 import { registerShardCommand } from './commands/shard.js';
 import { registerRouterCommand } from './commands/router.js';
+import { registerMovesCommand } from './commands/moves.js';
+import { registerUpgradeCommand } from './commands/upgrade.js';
 
 /** The `marina` command. */
 export function buildProgram(): Command {
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerControllerCommand(program);
   registerShardCommand(program);
   registerRouterCommand(program);
+  registerMovesCommand(program);
+  registerUpgradeCommand(program);
   return program;
 }
 

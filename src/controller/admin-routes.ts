@@ -1,4 +1,4 @@
-import { invalidParam } from '../core/errors.js';
+import { badJson, invalidParam } from '../core/errors.js';
 import type { InternalRequest, InternalRoute } from '../http/internal-api.js';
 import type { Controller } from './controller.js';
 import { checkServerName, parseNewTenant } from './tenant-admin.js';
@@ -47,7 +47,11 @@ export function controllerRoutes(controller: Controller): InternalRoute[] {
           parseCount(query.timeout, 'timeout') ?? 0,
           MAX_PLACEMENT_TIMEOUT_MS,
         );
-        const snapshot = await controller.placement(since, timeout, signal);
+        const routerId = query.router_id;
+        if (routerId !== undefined && !/^[\w.:-]{1,64}$/.test(routerId)) {
+          throw invalidParam('router_id must be 1 to 64 letters, digits, or . _ : -');
+        }
+        const snapshot = await controller.placement(since, timeout, signal, routerId);
         return {
           body: {
             version: snapshot.version,
@@ -56,9 +60,58 @@ export function controllerRoutes(controller: Controller): InternalRoute[] {
               hostnames: tenant.hostnames,
               shard_id: tenant.shardId,
               traffic_url: tenant.trafficUrl,
+              moving: tenant.moving,
             })),
           },
         };
+      },
+    },
+    {
+      method: 'POST',
+      path: `${BASE}/tenants/:serverName/move`,
+      handler: async (request) => {
+        const to = optionalString(request.body, 'to');
+        if (to !== undefined && !/^shard-\d{1,6}$/.test(to)) {
+          throw invalidParam(`"to" must name a shard (shard-K), not ${JSON.stringify(to)}`);
+        }
+        return { body: await controller.moveTenant(serverNameOf(request), { to }) };
+      },
+    },
+    {
+      method: 'GET',
+      path: `${BASE}/moves`,
+      handler: async () => ({ body: { moves: controller.listMoves() } }),
+    },
+    {
+      method: 'POST',
+      path: `${BASE}/shards/:shardId/drain`,
+      handler: async ({ params }) => ({
+        body: await controller.drainShard(params.shardId ?? ''),
+      }),
+    },
+    {
+      method: 'POST',
+      path: `${BASE}/upgrade`,
+      handler: async ({ body }) => {
+        const version = optionalString(body, 'version') ?? controller.ownVersion;
+        if (!/^[\w.+-]{1,64}$/.test(version)) {
+          throw invalidParam('version must be 1 to 64 letters, digits, or . _ + -');
+        }
+        return { status: 202, body: await controller.startUpgrade(version) };
+      },
+    },
+    {
+      method: 'GET',
+      path: `${BASE}/upgrade`,
+      handler: async () => ({ body: await controller.upgradeStatus() }),
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      public: true,
+      handler: async () => {
+        const { contentType, body } = await controller.metrics.render();
+        return { body, contentType };
       },
     },
     {
@@ -68,6 +121,7 @@ export function controllerRoutes(controller: Controller): InternalRoute[] {
         body: {
           shards: (await controller.shards()).map((shard) => ({
             shard_id: shard.id,
+            version: shard.version,
             state: shard.state,
             pid: shard.pid,
             admin_url: shard.adminUrl,
@@ -84,6 +138,17 @@ function serverNameOf(request: InternalRequest): string {
   const serverName = request.params.serverName ?? '';
   checkServerName(serverName);
   return serverName;
+}
+
+/** A string field of an optional JSON object body. */
+function optionalString(body: unknown, field: string): string | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw badJson('the body must be a JSON object');
+  const value = (body as Record<string, unknown>)[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw badJson(`"${field}" must be a string`);
+  return value;
 }
 
 function parseCount(value: string | undefined, name: string): number | undefined {

@@ -1,10 +1,16 @@
 import { controllerPaths, readAdminToken, readControllerFile } from './controller-files.js';
 import type {
   DeletedTenant,
+  DrainResult,
+  MoveRecord,
+  MoveResult,
   NewTenant,
+  ShardSummary,
   TenantAdmin,
   TenantSettings,
   TenantSummary,
+  UpgradeStarted,
+  UpgradeStatus,
 } from './tenant-admin.js';
 
 /**
@@ -16,6 +22,11 @@ const BASE_PATH = '/_marina/controller/v1';
 const PROBE_TIMEOUT_MS = 5_000;
 /** Creating a tenant generates keys and waits for its shard: allow it time. */
 const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * A drain moves every tenant of a shard one after the other. Just under the 300 s after which
+ * Node's fetch gives up waiting for response headers anyway; the drain goes on in the controller.
+ */
+const DRAIN_TIMEOUT_MS = 290_000;
 
 /** The controller answered with a Matrix error. */
 export class ControllerRequestError extends Error {
@@ -114,16 +125,71 @@ export class ControllerClient implements TenantAdmin {
     return (await this.request('GET', `/placement${suffix}`)) as PlacementResponse;
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(`${this.url}${BASE_PATH}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${this.token}`,
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+  /** Moves a tenant to `to`, or to the shard placement picks; answers once it serves there. */
+  async moveTenant(serverName: string, to?: string): Promise<MoveResult> {
+    return (await this.request(
+      'POST',
+      `/tenants/${encodeURIComponent(serverName)}/move`,
+      to !== undefined ? { to } : {},
+    )) as MoveResult;
+  }
+
+  /** The latest moves, newest first. */
+  async moves(): Promise<MoveRecord[]> {
+    return ((await this.request('GET', '/moves')) as { moves: MoveRecord[] }).moves;
+  }
+
+  async shards(): Promise<ShardSummary[]> {
+    return ((await this.request('GET', '/shards')) as { shards: ShardSummary[] }).shards;
+  }
+
+  /** Moves every tenant off the shard, then retires it. */
+  async drainShard(shardId: string): Promise<DrainResult> {
+    return (await this.request('POST', `/shards/${encodeURIComponent(shardId)}/drain`, undefined, {
+      timeoutMs: DRAIN_TIMEOUT_MS,
+      whileWaiting: `the drain of ${shardId} goes on in the controller (see \`marina shard list\` and \`marina moves\`)`,
+    })) as DrainResult;
+  }
+
+  /** Starts moving every tenant to shards of `version` (default: the controller's own version). */
+  async startUpgrade(version?: string): Promise<UpgradeStarted> {
+    return (await this.request(
+      'POST',
+      '/upgrade',
+      version !== undefined ? { version } : {},
+    )) as UpgradeStarted;
+  }
+
+  async upgradeStatus(): Promise<UpgradeStatus> {
+    return (await this.request('GET', '/upgrade')) as UpgradeStatus;
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { timeoutMs?: number; whileWaiting?: string } = {},
+  ): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+    let response: Response;
+    try {
+      response = await fetch(`${this.url}${BASE_PATH}${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.token}`,
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      if ((error as Error | null)?.name !== 'TimeoutError') throw error;
+      const more = options.whileWaiting !== undefined ? `; ${options.whileWaiting}` : '';
+      throw new Error(
+        `the controller at ${this.url} did not answer ${method} ${path} within ${timeoutMs / 1000} s${more}`,
+        { cause: error },
+      );
+    }
     const text = await response.text();
     let parsed: unknown;
     try {

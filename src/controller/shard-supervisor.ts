@@ -9,9 +9,10 @@ import {
 } from './shard-process.js';
 
 /**
- * Keeps a fixed set of shard processes running: starts them all (the first start must succeed),
- * restarts one that exits on its own after a growing pause (1 s, 2 s, 4 s … 30 s; back to 1 s
- * once a shard has run for a minute), and stops them all on `stop()`.
+ * Keeps a set of shard processes running: starts the first ones (that start must succeed),
+ * takes more (`add`) and lets some go (`retire`) as the controller decides, restarts one that
+ * exits on its own after a growing pause (1 s, 2 s, 4 s … 30 s; back to 1 s once a shard has run
+ * for a minute), and stops them all on `stop()`.
  */
 
 export interface SupervisorHooks {
@@ -23,7 +24,6 @@ export interface SupervisorHooks {
 
 export interface ShardSupervisorOptions {
   readonly dataDir: string;
-  readonly shardIds: readonly string[];
   readonly logger: Logger;
   readonly hooks: SupervisorHooks;
   readonly output: ShardOutput;
@@ -50,21 +50,58 @@ interface Slot {
 }
 
 export class ShardSupervisor {
-  private readonly slots: Slot[];
+  private slots: Slot[] = [];
   private readonly stopping = new AbortController();
 
-  constructor(private readonly options: ShardSupervisorOptions) {
-    this.slots = options.shardIds.map((shardId) => ({ shardId, failures: 0 }));
-  }
+  constructor(private readonly options: ShardSupervisorOptions) {}
 
-  /** Starts every shard; if one cannot start, stops the others and rejects with its reason. */
-  async start(): Promise<void> {
-    const results = await Promise.allSettled(this.slots.map((slot) => this.launch(slot)));
+  /** Starts the first shards; if one cannot start, stops the others and rejects with its reason. */
+  async start(shardIds: readonly string[]): Promise<void> {
+    const slots = shardIds.map((shardId) => ({ shardId, failures: 0 }));
+    this.slots.push(...slots);
+    const results = await Promise.allSettled(slots.map((slot) => this.launch(slot)));
     const failed = results.find((result) => result.status === 'rejected');
     if (failed !== undefined) {
       await this.stop();
       throw failed.reason;
     }
+  }
+
+  /**
+   * Starts one more shard; resolves once it is up and has its tenants. If it cannot start, it is
+   * tried again as a crashed one would be, and this rejects with the reason.
+   */
+  async add(shardId: string): Promise<void> {
+    if (this.slots.some((slot) => slot.shardId === shardId)) {
+      throw new Error(`shard ${shardId} runs already`);
+    }
+    const slot: Slot = { shardId, failures: 0 };
+    this.slots.push(slot);
+    try {
+      await this.launch(slot);
+    } catch (error) {
+      if (!this.stopping.signal.aborted && this.slots.includes(slot)) {
+        this.scheduleRestart(slot, this.restartDelay(slot));
+      }
+      throw error;
+    }
+  }
+
+  /** Stops a shard for good (no restart); resolves once its process is gone. */
+  async retire(shardId: string): Promise<void> {
+    const slot = this.slots.find((candidate) => candidate.shardId === shardId);
+    if (slot === undefined) return;
+    this.slots = this.slots.filter((candidate) => candidate !== slot);
+    clearTimeout(slot.restartTimer);
+    await slot.launching;
+    const shard = slot.current;
+    slot.current = undefined;
+    if (shard === undefined) return;
+    const exit = await shard.stop(this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+    this.options.logger.info(
+      { shard_id: shardId, pid: shard.pid, exit: describeExit(exit) },
+      `shard ${shardId} retired`,
+    );
   }
 
   /** The shard process serving `shardId` now, if it is up. */
@@ -135,7 +172,9 @@ export class ShardSupervisor {
   }
 
   private async onExit(slot: Slot, shard: RunningShard, exit: ShardExit): Promise<void> {
-    if (this.stopping.signal.aborted || slot.current !== shard) return;
+    if (this.stopping.signal.aborted || slot.current !== shard || !this.slots.includes(slot)) {
+      return;
+    }
     slot.current = undefined;
     if (Date.now() - shard.startedAt >= STABLE_AFTER_MS) slot.failures = 0;
     const delayMs = this.restartDelay(slot);
@@ -162,9 +201,9 @@ export class ShardSupervisor {
     if (this.stopping.signal.aborted) return;
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
-      if (this.stopping.signal.aborted) return;
+      if (this.stopping.signal.aborted || !this.slots.includes(slot)) return;
       this.launch(slot).catch((error: unknown) => {
-        if (this.stopping.signal.aborted) return;
+        if (this.stopping.signal.aborted || !this.slots.includes(slot)) return;
         const nextDelayMs = this.restartDelay(slot);
         this.options.logger.error(
           { shard_id: slot.shardId, err: error, restart_in_ms: nextDelayMs },

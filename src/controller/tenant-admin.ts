@@ -26,7 +26,8 @@ export interface NewTenant {
 
 /**
  * Where a tenant stands: its shard's report (`hibernated`, `starting`, `awake`, `failed`), or
- * `pending` (placed, not yet handed to its shard), `unplaced` (no shard has room),
+ * `pending` (placed, not yet handed to its shard), `unplaced` (no shard has room), `moving`
+ * (a move to another shard is in progress),
  * `shard_unavailable` (its shard is down or does not answer), `stopped` (no controller runs).
  */
 export type TenantState =
@@ -36,6 +37,7 @@ export type TenantState =
   | 'failed'
   | 'pending'
   | 'unplaced'
+  | 'moving'
   | 'shard_unavailable'
   | 'stopped';
 
@@ -66,6 +68,70 @@ export interface DeletedTenant {
   purged: boolean;
   /** Where the data went when it was kept. */
   kept_at?: string;
+}
+
+// Tenant mobility (issue 5): the admin API's JSON for moves, shards and upgrades. Only a running
+// controller does these, so they are not part of `TenantAdmin`.
+
+/** Why the controller moved a tenant. */
+export type MoveReason = 'manual' | 'drain' | 'upgrade' | 'consolidation' | 'shard_lost';
+
+/** `POST /tenants/:serverName/move`. */
+export interface MoveResult {
+  server_name: string;
+  from: string;
+  to: string;
+  duration_ms: number;
+}
+
+/** One entry of `GET /moves` (newest first). */
+export interface MoveRecord {
+  server_name: string;
+  from: string;
+  to: string;
+  reason: MoveReason;
+  started_ts: number;
+  /** Null while it runs. */
+  duration_ms: number | null;
+  outcome: 'moving' | 'done' | 'failed';
+  error?: string;
+}
+
+export type ShardState =
+  'starting' | 'running' | 'restarting' | 'draining' | 'retiring' | 'stopped';
+
+/** One entry of `GET /shards`. */
+export interface ShardSummary {
+  shard_id: string;
+  /** The Marina version it runs. */
+  version: string;
+  state: ShardState;
+  pid: number | null;
+  admin_url: string | null;
+  traffic_url: string | null;
+  tenants: number;
+}
+
+/** `POST /shards/:shardId/drain`: every tenant moved off, then the shard retired. */
+export interface DrainResult {
+  shard_id: string;
+  moved: { server_name: string; to: string }[];
+  failed: { server_name: string; error: string }[];
+}
+
+/** `POST /upgrade` (202). */
+export interface UpgradeStarted {
+  target_version: string;
+  tenants_to_move: number;
+}
+
+/** `GET /upgrade`. */
+export interface UpgradeStatus {
+  /** The version new shards run (the controller's own until an upgrade names another). */
+  target_version: string;
+  state: 'idle' | 'upgrading';
+  shards_by_version: Record<string, number>;
+  tenants_left: number;
 }
 
 const newMediaStoreSchema = z.discriminatedUnion('kind', [

@@ -31,7 +31,7 @@ describe('TenantCatalog (registry + tenant folders)', () => {
   });
 
   it('creates a tenant folder with the asked settings and registers it', async () => {
-    await catalog.registry.resetShards(['shard-0'], 1);
+    await catalog.registry.resetShards(['shard-0'], '0.1.0', 1);
     const created = await catalog.create(
       { serverName: 'alpha.test', hostnames: ['chat.alpha.test'], registration: 'open' },
       (loads) => leastLoadedShard(loads, 10),
@@ -51,7 +51,7 @@ describe('TenantCatalog (registry + tenant folders)', () => {
   });
 
   it('refuses a duplicate (409) and a full set of shards, leaving no folder behind', async () => {
-    await catalog.registry.resetShards(['shard-0'], 1);
+    await catalog.registry.resetShards(['shard-0'], '0.1.0', 1);
     const place = (loads: Parameters<typeof leastLoadedShard>[0]) => leastLoadedShard(loads, 1);
     await catalog.create({ serverName: 'alpha.test' }, place);
 

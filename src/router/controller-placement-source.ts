@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ControllerEndpoint } from './controller-endpoint.js';
@@ -19,12 +20,17 @@ export interface ControllerPlacementSourceOptions {
 const PLACEMENT_PATH = '/_marina/controller/v1/placement';
 
 /**
- * Follows the controller's placement with long-polls (`?since=VERSION&timeout=MS`): the
- * controller answers as soon as the placement moves past the version the router has, or when
+ * Follows the controller's placement with long-polls (`?since=VERSION&timeout=MS&router_id=ID`):
+ * the controller answers as soon as the placement moves past the version the router has, or when
  * the timeout ends. While the controller is away the router keeps its last placement and retries
  * with a growing pause; the outage is logged when it starts and when it ends.
  */
 export class ControllerPlacementSource implements PlacementSource {
+  /**
+   * Names this router in each poll (`router_id`): with `since=V` it tells the controller that
+   * this router applies version V, so a move waits until every router holds the tenant's requests.
+   */
+  readonly routerId = randomBytes(8).toString('hex');
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly outages: OutageLog;
@@ -97,6 +103,7 @@ export class ControllerPlacementSource implements PlacementSource {
     // Without `since`, the current placement at once.
     if (since !== undefined) url.searchParams.set('since', String(since));
     url.searchParams.set('timeout', String(since === undefined ? 0 : pollTimeoutMs));
+    url.searchParams.set('router_id', this.routerId);
     const response = await fetch(url, {
       headers: { Authorization: `Bearer ${endpoint.token}` },
       // The controller answers by the timeout; a little more covers a slow answer, not a hang.

@@ -50,6 +50,7 @@ describe('PlacementTable', () => {
       serverName: 'parked.test',
       shardId: null,
       trafficUrl: null,
+      moving: false,
     });
   });
 
@@ -132,9 +133,32 @@ describe('parsePlacement', () => {
     ).toEqual({
       version: 3,
       tenants: [
-        { server_name: 'a.test', hostnames: [], shard_id: '2', traffic_url: 'http://127.0.0.1:9' },
+        {
+          server_name: 'a.test',
+          hostnames: [],
+          shard_id: '2',
+          traffic_url: 'http://127.0.0.1:9',
+          moving: false,
+        },
       ],
     });
+  });
+
+  it('reads whether a tenant is moving', () => {
+    const parsed = parsePlacement({
+      version: 4,
+      tenants: [
+        { server_name: 'a.test', shard_id: '1', traffic_url: 'http://127.0.0.1:9', moving: true },
+        { server_name: 'b.test', shard_id: '1', traffic_url: 'http://127.0.0.1:9', moving: false },
+      ],
+    });
+    expect(parsed.tenants.map((tenant) => tenant.moving)).toEqual([true, false]);
+    const table = new PlacementTable(parsed);
+    expect(table.lookup('a.test')?.route.moving).toBe(true);
+    expect(table.lookup('b.test')?.route.moving).toBe(false);
+    expect(() =>
+      parsePlacement({ version: 1, tenants: [{ server_name: 'a.test', moving: 'yes' }] }),
+    ).toThrow(/not a placement document/);
   });
 
   it('refuses documents that are not placements', () => {

@@ -8,6 +8,8 @@ export interface TenantRoute {
   readonly shardId: string | null;
   /** The shard's traffic origin; null while the tenant is on no shard that takes traffic. */
   readonly trafficUrl: URL | null;
+  /** A move is in progress: requests wait for a placement where it is over. */
+  readonly moving: boolean;
 }
 
 export interface TableLookup {
@@ -38,6 +40,7 @@ export class PlacementTable {
         serverName: tenant.server_name,
         shardId: tenant.shard_id,
         trafficUrl: this.trafficUrlOf(tenant.server_name, tenant.traffic_url),
+        moving: tenant.moving === true,
       };
       this.byServerName.set(tenant.server_name, route);
       for (const name of [tenant.server_name, ...tenant.hostnames]) {

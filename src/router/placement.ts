@@ -14,6 +14,11 @@ export interface PlacedTenant {
   readonly shard_id: string | null;
   /** The shard's traffic listener (`http://127.0.0.1:PORT`); null while it has none. */
   readonly traffic_url: string | null;
+  /**
+   * A move of the tenant is in progress: the router holds its new requests until a placement
+   * where it is not moving. Absent: false (a parsed document always has it).
+   */
+  readonly moving?: boolean;
 }
 
 export interface Placement {
@@ -33,6 +38,7 @@ const placedTenantSchema = z.object({
     .string()
     .nullish()
     .transform((url) => url ?? null),
+  moving: z.boolean().default(false),
 });
 
 const placementSchema = z.object({

@@ -1,7 +1,15 @@
 import { request, type Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { endToEndHeaders } from './forwarded-headers.js';
+import type { RequestBody } from './request-body.js';
 import { sendRouterError, shardUnreachable } from './router-errors.js';
+
+/**
+ * Set by a shard on an answer to a request it did not serve at all because the tenant is not (or
+ * no longer) there (src/shard/tenant-host.ts): the router may send such a request again to the
+ * tenant's new shard. It never reaches a client.
+ */
+export const NOT_SERVED_HEADER = 'x-marina-not-served';
 
 export interface ProxyTarget {
   /** The shard's traffic origin. */
@@ -10,6 +18,13 @@ export interface ProxyTarget {
   readonly serverName: string;
   /** Raw request headers for the shard (see upstreamRequestHeaders). */
   readonly headers: readonly string[];
+  /** The client's body: streamed the first time, from the router's copy when replayed. */
+  readonly body: RequestBody;
+  /**
+   * The router would send this request again if the shard did not serve it: a Not-Served answer
+   * is then kept from the client (when the router holds the whole body) and reported instead.
+   */
+  readonly mayReplay: boolean;
 }
 
 export interface ProxyOutcome {
@@ -18,8 +33,12 @@ export interface ProxyOutcome {
   /** Why the exchange failed, if it did. */
   readonly failure?: 'shard-unreachable' | 'shard-failed-mid-response' | 'client-gone';
   readonly error?: Error;
+  /**
+   * The shard did not serve the request (its tenant is not there) and nothing was sent to the
+   * client: the request can be sent again. `status` is then the shard's.
+   */
+  readonly notServed?: boolean;
 }
-
 export class ConnectTimeoutError extends Error {
   readonly code = 'ECONNECTTIMEOUT';
   constructor(ms: number) {
@@ -29,11 +48,15 @@ export class ConnectTimeoutError extends Error {
 
 /**
  * Forwards one request to its shard and the shard's response to the client, both bodies
- * streamed with back-pressure (`pipe`): the router holds at most a stream buffer of either, never
- * a whole upload or download. Only connecting has a deadline; once connected the shard may take
- * as long as it needs (a `/sync` long-poll answers after the client's timeout). A client that
- * goes away aborts the shard's request; a shard that fails before answering gives 502, one that
- * fails mid-response cuts the client's response short (never a truncated "complete" answer).
+ * streamed with back-pressure (`pipe`): the router holds at most a stream buffer of either (and
+ * a copy of a small request body, see RequestBody). Only connecting has a deadline; once
+ * connected the shard may take as long as it needs (a `/sync` long-poll answers after the
+ * client's timeout). A client that goes away aborts the shard's request; a shard that fails
+ * before answering gives 503, one that fails mid-response cuts the client's response short
+ * (never a truncated "complete" answer). A Not-Served answer to a request the router can send
+ * again is reported (`notServed`) instead of passed on; otherwise it passes without its header.
+ * Each call takes its listeners off the client's request and response when it settles, so a
+ * request sent several times does not pile them up.
  */
 export function proxyRequest(
   req: IncomingMessage,
@@ -46,6 +69,9 @@ export function proxyRequest(
     const settle = (outcome: ProxyOutcome) => {
       if (settled) return;
       settled = true;
+      req.off('error', onClientError);
+      res.off('finish', onFinished);
+      res.off('close', onClosed);
       resolve(outcome);
     };
 
@@ -72,11 +98,22 @@ export function proxyRequest(
     });
 
     upstream.on('response', (upstreamRes: IncomingMessage) => {
+      if (settled) {
+        upstreamRes.resume();
+        return;
+      }
+      const notServed = upstreamRes.headers[NOT_SERVED_HEADER] === '1';
+      if (notServed && target.mayReplay && target.body.replayable) {
+        // Read and dropped, so that its connection goes back to the pool.
+        upstreamRes.resume();
+        settle({ status: upstreamRes.statusCode ?? 404, notServed: true });
+        return;
+      }
       try {
         res.writeHead(
           upstreamRes.statusCode ?? 502,
           upstreamRes.statusMessage,
-          endToEndHeaders(upstreamRes.rawHeaders),
+          clientResponseHeaders(upstreamRes.rawHeaders),
         );
       } catch (error) {
         // A response node refuses to send on (an invalid header): as if the shard had failed.
@@ -109,14 +146,32 @@ export function proxyRequest(
       settle({ status: res.statusCode, failure: 'shard-unreachable', error });
     });
 
-    req.on('error', () => upstream.destroy());
-    res.on('finish', () => settle({ status: res.statusCode }));
-    res.on('close', () => {
+    function onClientError(): void {
+      upstream.destroy();
+    }
+    function onFinished(): void {
+      settle({ status: res.statusCode });
+    }
+    function onClosed(): void {
       if (res.writableFinished) return;
       upstream.destroy();
       settle({ status: res.headersSent ? res.statusCode : 0, failure: 'client-gone' });
-    });
+    }
+    req.on('error', onClientError);
+    res.on('finish', onFinished);
+    res.on('close', onClosed);
 
-    req.pipe(upstream);
+    target.body.sendTo(upstream);
   });
+}
+
+/** A shard's response headers as the client gets them: end-to-end ones, Not-Served dropped. */
+function clientResponseHeaders(rawHeaders: readonly string[]): string[] {
+  const headers = endToEndHeaders(rawHeaders);
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]?.toLowerCase() === NOT_SERVED_HEADER) continue;
+    kept.push(headers[i] ?? '', headers[i + 1] ?? '');
+  }
+  return kept;
 }

@@ -31,9 +31,18 @@ export const internalPathRefused = () =>
 export const badRequestTarget = () =>
   new MatrixError('M_UNRECOGNIZED', 'Request target must be a path', { status: 400 });
 
+/** 503 rather than 502: a shard is away only for a while (restarting, replaced), so retry. */
 export const shardUnreachable = (serverName: string) =>
   new MatrixError('M_UNKNOWN', `The homeserver ${serverName} cannot be reached right now`, {
-    status: 502,
+    status: 503,
+    headers: { 'Retry-After': '1' },
+  });
+
+/** A request held while its tenant moved, for longer than the router holds one. */
+export const moveNotOver = (serverName: string) =>
+  new MatrixError('M_UNKNOWN', `The homeserver ${serverName} is moving; try again shortly`, {
+    status: 503,
+    headers: { 'Retry-After': '1' },
   });
 
 export const tenantUnplaced = (serverName: string) =>

@@ -10,11 +10,14 @@ import { OutageLog } from './outage-log.js';
 import type { Placement } from './placement.js';
 import type { PlacementSource } from './placement-source.js';
 import { PlacementTable } from './placement-table.js';
+import { PlacementWaiters, type WaitOutcome } from './placement-waiters.js';
 import { proxyRequest, type ProxyOutcome } from './proxy.js';
+import { RequestBody } from './request-body.js';
 import { requestHost } from './request-host.js';
 import {
   badRequestTarget,
   internalPathRefused,
+  moveNotOver,
   noHomeserverAt,
   noPlacementYet,
   sendRouterError,
@@ -35,18 +38,28 @@ export interface RouterOptions {
    * `marina up`); a host name reaches only the tenant that claims it.
    */
   readonly defaultTenant?: string;
-  /** How long connecting to a shard may take before the client gets 502 (default 5 s). */
+  /** How long connecting to a shard may take before the client gets 503 (default 5 s). */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long a request may wait, in all, for placements while its tenant moves (held, or to be
+   * replayed after its shard did not serve it) before it gets 503 (default 30 s).
+   */
+  readonly moveHoldMs?: number;
   /** How long a request that arrives before the first placement waits for it (default 10 s). */
   readonly firstPlacementWaitMs?: number;
   /** How long `stop()` lets in-flight requests finish before cutting them (default 5 s). */
   readonly stopGraceMs?: number;
 }
 
+/** How many times a request a shard did not serve (its tenant had left) is sent again. */
+const MAX_REPLAYS = 3;
+
 /**
  * The router: finds the tenant a request is for by its host, and proxies the request to the
  * shard that hosts the tenant, according to the latest placement from its source. It keeps
- * routing with the last placement it has while the source is away.
+ * routing with the last placement it has while the source is away. While a tenant moves, its
+ * new requests wait for the placement that ends the move, then go to its new shard; a request
+ * its old shard refused as no longer served there is sent again by the next placement.
  */
 export class Router {
   private table: PlacementTable | undefined;
@@ -56,6 +69,8 @@ export class Router {
   private readonly agents = new ShardAgents();
   private readonly shardOutages: OutageLog;
   private readonly trustedProxies: TrustedProxies;
+  /** Requests waiting for the next placement (held while their tenant moves, or to replay). */
+  private readonly waiters = new PlacementWaiters();
 
   private constructor(private readonly options: RouterOptions) {
     this.trustedProxies = TrustedProxies.parse(options.trustedProxies ?? []);
@@ -86,6 +101,11 @@ export class Router {
     return typeof address === 'object' && address ? address.port : this.options.listen.port;
   }
 
+  /** Requests waiting for a placement now: held while their tenant moves, or to replay. */
+  get waitingForPlacement(): number {
+    return this.waiters.size;
+  }
+
   /** The placement version in use (undefined before the first). */
   get placementVersion(): number | undefined {
     return this.table?.version;
@@ -97,6 +117,8 @@ export class Router {
    */
   async stop(): Promise<void> {
     await this.options.source.stop();
+    // Held requests get their 503 now rather than when the grace period cuts them.
+    this.waiters.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const cut = setTimeout(
@@ -119,6 +141,7 @@ export class Router {
     const first = this.table === undefined;
     this.table = table;
     this.tableArrived();
+    this.waiters.changed();
     this.options.logger.info(
       { placement_version: table.version, tenants: table.tenantCount, shards: origins.size },
       first ? 'placement loaded' : 'placement changed',
@@ -147,35 +170,94 @@ export class Router {
     if (!target.startsWith('/')) return refuse(badRequestTarget());
     if (isInternalPath(target)) return refuse(internalPathRefused());
 
-    const table = await this.currentTable();
+    let table = await this.currentTable();
     if (!table) return refuse(noPlacementYet());
-    const found = table.lookup(host.hostname);
-    if (!found) return refuse(noHomeserverAt(host.hostname));
-    const { route } = found;
-    logFields.server_name = route.serverName;
-    logFields.shard = route.shardId;
-    if (!route.trafficUrl) return refuse(tenantUnplaced(route.serverName));
 
-    const origin = route.trafficUrl.origin;
-    const outcome = await proxyRequest(
-      req,
-      res,
-      {
-        url: route.trafficUrl,
-        agent: this.agents.agentFor(origin),
-        serverName: route.serverName,
-        headers: upstreamRequestHeaders(req.rawHeaders, {
-          host: found.byDefault || host.header === undefined ? route.serverName : host.header,
-          originalHost: host.header,
-          peerAddress,
-          peerTrusted,
-          requestId,
-        }),
-      },
-      this.options.connectTimeoutMs ?? 5_000,
-    );
-    this.noteShardHealth(route.shardId, origin, outcome);
-    this.logRequest(logFields, outcome, started);
+    // The client going away ends any wait for a placement.
+    const clientGone = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) clientGone.abort();
+    };
+    res.once('close', onClose);
+    try {
+      const body = new RequestBody(req);
+      // All the waits of one request share one deadline, set when it first waits.
+      let waitUntil: number | undefined;
+      const waitForPlacementAfter = async (seen: PlacementTable): Promise<WaitOutcome> => {
+        const waitStarted = performance.now();
+        waitUntil ??= waitStarted + (this.options.moveHoldMs ?? 30_000);
+        const outcome = await this.placementAfter(seen, waitUntil, clientGone.signal);
+        const waitedBefore = (logFields.waited_ms as number | undefined) ?? 0;
+        logFields.waited_ms = Math.round(waitedBefore + performance.now() - waitStarted);
+        return outcome;
+      };
+      for (let replays = 0; ;) {
+        const found = table.lookup(host.hostname);
+        if (!found) return refuse(noHomeserverAt(host.hostname));
+        const { route } = found;
+        logFields.server_name = route.serverName;
+        logFields.shard = route.shardId;
+        if (route.moving) {
+          // Held, its body unread, until a placement where the move is over.
+          const waited = await waitForPlacementAfter(table);
+          if (waited === 'gone') return this.logClientGone(logFields, started);
+          if (waited !== 'changed') return refuse(moveNotOver(route.serverName));
+          table = this.table as PlacementTable;
+          continue;
+        }
+        if (!route.trafficUrl) return refuse(tenantUnplaced(route.serverName));
+
+        const outcome = await proxyRequest(
+          req,
+          res,
+          {
+            url: route.trafficUrl,
+            agent: this.agents.agentFor(route.trafficUrl.origin),
+            serverName: route.serverName,
+            headers: upstreamRequestHeaders(req.rawHeaders, {
+              host: found.byDefault || host.header === undefined ? route.serverName : host.header,
+              originalHost: host.header,
+              peerAddress,
+              peerTrusted,
+              requestId,
+            }),
+            body,
+            mayReplay: replays < MAX_REPLAYS,
+          },
+          this.options.connectTimeoutMs ?? 5_000,
+        );
+        this.noteShardHealth(route.shardId, route.trafficUrl.origin, outcome);
+        if (!outcome.notServed) return this.logRequest(logFields, outcome, started);
+
+        // The shard no longer serves the tenant (it has just left): the placement that says
+        // where it went is coming, if it is not here already.
+        replays += 1;
+        logFields.replays = replays;
+        const waited = await waitForPlacementAfter(table);
+        if (waited === 'gone') return this.logClientGone(logFields, started);
+        if (waited !== 'changed') return refuse(moveNotOver(route.serverName));
+        table = this.table as PlacementTable;
+      }
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  /** Waits until the table in use is newer than `seen` (at once if it is already). */
+  private async placementAfter(
+    seen: PlacementTable,
+    deadline: number,
+    clientGone: AbortSignal,
+  ): Promise<WaitOutcome> {
+    let outcome: WaitOutcome = 'changed';
+    while (this.table === seen && outcome === 'changed') {
+      outcome = await this.waiters.next(deadline, clientGone);
+    }
+    return outcome;
+  }
+
+  private logClientGone(fields: Record<string, unknown>, started: number): void {
+    this.logRequest(fields, { status: 0, failure: 'client-gone' }, started);
   }
 
   /** The table, waiting a while for the first one when the router has just started. */
@@ -196,7 +278,7 @@ export class Router {
       this.shardOutages.failed(
         origin,
         { ...fields, err: outcome.error?.message },
-        'shard unreachable: its tenants get 502 until it answers again',
+        'shard unreachable: its tenants get 503 until it answers again',
       );
     } else if (outcome.failure === undefined) {
       this.shardOutages.recovered(origin, fields, 'shard reachable again');

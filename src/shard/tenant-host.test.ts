@@ -244,13 +244,18 @@ describe('TenantHost', () => {
     expect(tenant.state).toBe('awake');
   });
 
-  it('once retired, refuses queued and new requests with 404 and stops its homeserver', async () => {
+  it('once retired, refuses queued and new requests with 404 Not-Served and stops its homeserver', async () => {
     const tenant = host(await tenantConfig(), { maxInFlight: 1 });
     const running = await tenant.admit(ordinary);
     const queued = tenant.admit(ordinary);
     const retired = tenant.retire();
-    expect((await matrixErrorOf(queued)).status).toBe(404);
-    expect((await matrixErrorOf(tenant.admit(ordinary))).errcode).toBe('M_NOT_FOUND');
+    const refusedInQueue = await matrixErrorOf(queued);
+    expect(refusedInQueue.status).toBe(404);
+    // Nothing of them ran: the router may send them to the tenant's new shard.
+    expect(refusedInQueue.headers).toEqual({ 'X-Marina-Not-Served': '1' });
+    const refusedNew = await matrixErrorOf(tenant.admit(ordinary));
+    expect(refusedNew.errcode).toBe('M_NOT_FOUND');
+    expect(refusedNew.headers).toEqual({ 'X-Marina-Not-Served': '1' });
     running.release();
     await retired;
     expect(tenant.state).toBe('hibernated');

@@ -346,10 +346,18 @@ function sameConfig(a: TenantConfig, b: TenantConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * Marks an answer to a request the shard did not serve at all because its tenant is not (or no
+ * longer) here: nothing of it ran, so the router may send it again to the tenant's new shard
+ * (src/router/proxy.ts; the router never passes the header on to clients).
+ */
+export const NOT_SERVED_HEADER = 'X-Marina-Not-Served';
+
 /** The answer for a host whose tenant is not (or no longer) served here. */
 export function notServed(hostname: string): MatrixError {
   return new MatrixError('M_NOT_FOUND', `No homeserver is served at host ${hostname}`, {
     status: 404,
+    headers: { [NOT_SERVED_HEADER]: '1' },
   });
 }
 

@@ -14,6 +14,7 @@ export interface PlacedTenantForTests {
   hostnames?: string[];
   shard_id: string;
   traffic_url: string;
+  moving?: boolean;
 }
 
 export class PlacementServerForTests {
@@ -24,6 +25,8 @@ export class PlacementServerForTests {
   private failingWith: number | undefined;
   /** Placement requests answered or pending, for tests that count polls. */
   requests = 0;
+  /** The query of each placement request (`since`, `timeout`, `router_id`), in order. */
+  readonly queries: URLSearchParams[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -97,6 +100,7 @@ export class PlacementServerForTests {
       return this.send(res, 401, { errcode: 'M_UNKNOWN_TOKEN', error: 'wrong admin token' });
     }
     this.requests += 1;
+    this.queries.push(url.searchParams);
     if (this.failingWith !== undefined) {
       return this.send(res, this.failingWith, { errcode: 'M_UNKNOWN', error: 'broken' });
     }

@@ -87,7 +87,14 @@ describe('tenant commands without a running controller, then a controller', () =
   it('the next controller places them, adopts older tenant folders and serves them', async () => {
     // A tenant folder from before the registry (what `marina up` created until now).
     await new LocalTenantStore(dataDir).create('localhost');
-    controller = await startController(dataDir, ['--shards', '1', '--max-tenants-per-shard', '2']);
+    controller = await startController(dataDir, [
+      '--shards',
+      '1',
+      '--max-tenants-per-shard',
+      '2',
+      '--max-shards-per-version',
+      '1',
+    ]);
 
     const { tenants } = (await controller.api('GET', '/placement')).body as {
       tenants: { server_name: string; shard_id: string; traffic_url: string }[];
@@ -105,17 +112,23 @@ describe('tenant commands without a running controller, then a controller', () =
     }
   });
 
-  it('refuses a tenant no shard has room for, until a place frees up', async () => {
-    const full = await marina(['tenant', 'create', 'gamma.localhost']);
-    expect(full.code).toBe(1);
-    expect(full.stderr).toContain('no shard has room for the tenant gamma.localhost');
-    expect(full.stderr).toContain('--max-tenants-per-shard');
-    await expect(stat(join(dataDir, 'tenants', 'gamma.localhost'))).rejects.toThrow();
+  it('keeps a tenant no allowed shard has room for waiting, until a place frees up', async () => {
+    // One shard of two tenants and no second shard allowed: "shards full".
+    const waiting = await marina(['tenant', 'create', 'gamma.localhost', '--json']);
+    expect(waiting.code).toBe(0);
+    expect(JSON.parse(waiting.stdout).shard_id).toBeNull();
+    expect((await controller!.api('GET', '/tenants/gamma.localhost')).body.state).toBe('unplaced');
+    expect(
+      controller!.logLines.some(
+        (line) => line.shards_full === true && line.server_name === 'gamma.localhost',
+      ),
+    ).toBe(true);
+    const metrics = await fetch(new URL('/metrics', controller!.url)).then((r) => r.text());
+    expect(metrics).toMatch(/^synapse_shards_controller_pending_shards_full 1$/m);
 
     expect((await marina(['tenant', 'delete', 'alpha.localhost'])).code).toBe(0);
-    const fits = await marina(['tenant', 'create', 'gamma.localhost', '--json']);
-    expect(fits.code).toBe(0);
-    expect(JSON.parse(fits.stdout).shard_id).toBe('shard-0');
+    const placed = await controller!.api('GET', '/tenants/gamma.localhost');
+    expect(placed.body.shard_id).toBe('shard-0');
   });
 
   it('refuses a second controller on the same data directory', async () => {

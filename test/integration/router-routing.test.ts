@@ -266,16 +266,17 @@ describe('marina router routing', () => {
     expect(alphaBackend.seen.length).toBe(before);
   });
 
-  it('answers 502 M_UNKNOWN when the shard cannot be reached, logging it once', async () => {
+  it('answers 503 M_UNKNOWN with Retry-After when the shard cannot be reached, logging it once', async () => {
     for (let i = 0; i < 3; i += 1) {
       const started = Date.now();
       const response = await requestWithHost(router.url, { path: '/x', host: 'down.test' });
       expect(Date.now() - started).toBeLessThan(2_000);
-      expect(response.status).toBe(502);
+      expect(response.status).toBe(503);
       expect(response.json).toEqual({
         errcode: 'M_UNKNOWN',
         error: 'The homeserver down.test cannot be reached right now',
       });
+      expect(response.headers['retry-after']).toBe('1');
       expect(response.headers['access-control-allow-origin']).toBe('*');
     }
     const warnings = router.logLines.filter((line) =>
@@ -285,11 +286,12 @@ describe('marina router routing', () => {
     expect(warnings[0]).toMatchObject({ shard: 'shard-down', traffic_url: downUrl });
   });
 
-  it('gives up connecting to a shard that does not answer, with 502', async () => {
+  it('gives up connecting to a shard that does not answer, with 503', async () => {
     const started = Date.now();
     const response = await requestWithHost(router.url, { path: '/x', host: 'blackhole.test' });
     const elapsed = Date.now() - started;
-    expect(response.status).toBe(502);
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBe('1');
     expect(response.json.errcode).toBe('M_UNKNOWN');
     expect(elapsed).toBeGreaterThanOrEqual(1_400);
     expect(elapsed).toBeLessThan(5_000);
@@ -354,6 +356,34 @@ describe('marina router routing', () => {
     await expect(withTimeout(closed, 2_000)).resolves.toBe('done');
   });
 
+  it("holds a moving tenant's requests until the placement says the move is over", async () => {
+    const moving = tenants().map((tenant) =>
+      tenant.server_name === 'alpha.test' ? { ...tenant, moving: true } : tenant,
+    );
+    placement.publish(moving);
+    // Once the router has it, it asks past that version.
+    await waitFor(
+      () => placement.queries.at(-1)?.get('since') === String(placement.currentVersion),
+    );
+    let answeredAt = 0;
+    const held = requestWithHost(router.url, {
+      method: 'POST',
+      path: '/held',
+      host: 'alpha.test',
+      body: { kept: 'whole' },
+    }).finally(() => (answeredAt = Date.now()));
+    // Other tenants are not held.
+    expect((await requestWithHost(router.url, { path: '/', host: 'beta.test' })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(answeredAt).toBe(0);
+    const releasedAt = Date.now();
+    placement.publish(tenants());
+    const response = await held;
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ backend: 'A', method: 'POST', path: '/held' });
+    expect(answeredAt - releasedAt).toBeLessThan(1_000);
+  });
+
   it('follows a placement change without a restart, finishing requests already under way', async () => {
     const slow = requestWithHost(router.url, { path: '/slow', host: 'alpha.test' });
     await waitFor(() => alphaBackend.seen.some((seen) => seen.path === '/slow'));
@@ -381,6 +411,11 @@ describe('marina router routing', () => {
     const slowResponse = await slow;
     expect(slowResponse.status).toBe(200);
     expect(slowResponse.json.backend).toBe('A');
+    // Each poll names the router, and asks past the version it has applied.
+    const routerIds = new Set(placement.queries.map((query) => query.get('router_id')));
+    expect(routerIds.size).toBe(1);
+    expect([...routerIds][0]).toMatch(/^[0-9a-f]{16}$/);
+    expect(placement.queries.at(-1)?.get('since')).toBe(String(placement.currentVersion));
     // Tenants gone from the placement are unknown hosts now.
     const gone = await requestWithHost(router.url, { path: '/', host: 'down.test' });
     expect(gone.status).toBe(404);

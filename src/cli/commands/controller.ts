@@ -1,19 +1,20 @@
 import type { Command } from 'commander';
 import { Controller } from '../../controller/controller.js';
 import { controllerPaths } from '../../controller/controller-files.js';
+import { backupRegistry, restoreRegistry } from '../../controller/registry/registry-backup.js';
 import {
-  DEFAULT_MAX_TENANTS_PER_SHARD,
-  parseMaxTenantsPerShard,
-} from '../../controller/placement.js';
+  addControllerKnobOptions,
+  parseControllerKnobs,
+  type ControllerKnobOptions,
+} from '../controller-knobs.js';
 import { parseListenAddress } from '../listen-address.js';
 import { createProcessLogger } from '../logger.js';
+import { marinaVersion } from '../marina-version.js';
 import { stopOnSignals } from '../signals.js';
 
-interface ControllerCommandOptions {
+interface ControllerCommandOptions extends ControllerKnobOptions {
   dataDir: string;
   listen: string;
-  shards: string;
-  maxTenantsPerShard: string;
 }
 
 /**
@@ -21,7 +22,7 @@ interface ControllerCommandOptions {
  * passed through, line by line, to its own standard output and error.
  */
 export function registerControllerCommand(program: Command): void {
-  program
+  const command = program
     .command('controller')
     .description(
       'run the tenant registry, N shard processes and the admin API (docs/controller.md)',
@@ -32,56 +33,81 @@ export function registerControllerCommand(program: Command): void {
       'address of the admin API; internal, keep it on loopback',
       '127.0.0.1:0',
     )
-    .option('--shards <n>', 'how many shard processes to run', '1')
-    .option(
-      '--max-tenants-per-shard <n>',
-      'place no more tenants than this on one shard',
-      String(DEFAULT_MAX_TENANTS_PER_SHARD),
+    // `marina controller --data-dir DIR backup FILE`: options before a subcommand are its own.
+    .enablePositionalOptions();
+  registerBackupCommands(command);
+  addControllerKnobOptions(command).action(async (options: ControllerCommandOptions) => {
+    const listen = parseListenAddress(options.listen);
+    const loopback = ['127.0.0.1', '::1', 'localhost'].includes(listen.host);
+    const knobs = parseControllerKnobs(options);
+    const logger = createProcessLogger('marina-controller');
+    if (!loopback) {
+      logger.warn(
+        { listen: options.listen },
+        'the admin API hands out every tenant’s secrets to token holders: keep it on loopback',
+      );
+    }
+    // Signals during the start wait for it, then stop everything it started.
+    let starting: Promise<Controller | undefined> = Promise.resolve(undefined);
+    stopOnSignals(logger, async () => {
+      await (await starting.catch(() => undefined))?.stop();
+    });
+    starting = Controller.start({
+      dataDir: options.dataDir,
+      logger,
+      listen,
+      ...knobs,
+      version: marinaVersion(),
+      shardOutput: {
+        stdout: (line) => process.stdout.write(`${line}\n`),
+        stderr: (line) => process.stderr.write(`${line}\n`),
+      },
+    });
+    const controller = await starting;
+    if (controller === undefined) return;
+    // A crash must not leave shards behind (a clean stop has stopped them already).
+    process.once('exit', () => controller.killShardsNow());
+    logger.info(
+      {
+        url: controller.url,
+        data_dir: controller.dataDir,
+        shards: await controller.shardIds(),
+        version: controller.version,
+        max_tenants_per_shard: knobs.maxTenantsPerShard,
+        admin_token_file: controllerPaths(controller.dataDir).adminToken,
+      },
+      'controller ready',
+    );
+  });
+}
+
+/** `marina controller backup FILE` and `marina controller restore FILE` (the registry). */
+function registerBackupCommands(controller: Command): void {
+  const dataDirOf = (options: { dataDir?: string }, command: Command): string =>
+    options.dataDir ?? (command.parent?.opts() as { dataDir: string }).dataDir;
+  controller
+    .command('backup')
+    .description("save the controller's state (its registry) to FILE; safe while it runs")
+    .argument('<file>', 'where to write the backup (must not exist)')
+    .option('--data-dir <dir>', 'where tenants keep their data (default ./marina-data)')
+    .action(async (file: string, options: { dataDir?: string }, command: Command) => {
+      const summary = await backupRegistry(dataDirOf(options, command), file);
+      process.stdout.write(
+        `saved the registry (${summary.tenants} tenant(s), ${summary.shards} shard(s)) to ${file}\n`,
+      );
+    });
+  controller
+    .command('restore')
+    .description(
+      "bring the controller's state (its registry) back from FILE; no controller may run",
     )
-    .action(async (options: ControllerCommandOptions) => {
-      const listen = parseListenAddress(options.listen);
-      const loopback = ['127.0.0.1', '::1', 'localhost'].includes(listen.host);
-      const shards = Number(options.shards);
-      if (!Number.isSafeInteger(shards) || shards < 1) {
-        throw new Error(`--shards wants a positive integer, not "${options.shards}"`);
-      }
-      const maxTenantsPerShard = parseMaxTenantsPerShard(options.maxTenantsPerShard);
-      const logger = createProcessLogger('marina-controller');
-      if (!loopback) {
-        logger.warn(
-          { listen: options.listen },
-          'the admin API hands out every tenant’s secrets to token holders: keep it on loopback',
-        );
-      }
-      // Signals during the start wait for it, then stop everything it started.
-      let starting: Promise<Controller | undefined> = Promise.resolve(undefined);
-      stopOnSignals(logger, async () => {
-        await (await starting.catch(() => undefined))?.stop();
-      });
-      starting = Controller.start({
-        dataDir: options.dataDir,
-        logger,
-        listen,
-        shards,
-        maxTenantsPerShard,
-        shardOutput: {
-          stdout: (line) => process.stdout.write(`${line}\n`),
-          stderr: (line) => process.stderr.write(`${line}\n`),
-        },
-      });
-      const controller = await starting;
-      if (controller === undefined) return;
-      // A crash must not leave shards behind (a clean stop has stopped them already).
-      process.once('exit', () => controller.killShardsNow());
-      logger.info(
-        {
-          url: controller.url,
-          data_dir: controller.dataDir,
-          shards: controller.shardIds,
-          max_tenants_per_shard: maxTenantsPerShard,
-          admin_token_file: controllerPaths(controller.dataDir).adminToken,
-        },
-        'controller ready',
+    .argument('<file>', 'a file written by `marina controller backup`')
+    .option('--data-dir <dir>', 'where tenants keep their data (default ./marina-data)')
+    .action(async (file: string, options: { dataDir?: string }, command: Command) => {
+      const summary = await restoreRegistry(dataDirOf(options, command), file);
+      process.stdout.write(
+        `restored the registry (${summary.tenants} tenant(s)) from ${file}; ` +
+          'the next controller start places and serves them\n',
       );
     });
 }

@@ -43,7 +43,7 @@ export function registerRouterCommand(program: Command): void {
     )
     .option(
       '--connect-timeout-ms <ms>',
-      'give up connecting to a shard after this long (502)',
+      'give up connecting to a shard after this long (503 with Retry-After)',
       positiveInteger,
       5_000,
     )

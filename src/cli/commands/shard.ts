@@ -7,13 +7,15 @@ import { DEFAULT_TENANT_LIMITS } from '../../shard/tenant-host.js';
 import { parseListenAddress } from '../listen-address.js';
 import { createProcessLogger } from '../logger.js';
 import { stopOnSignals, whenParentGone } from '../signals.js';
+import { registerShardAdminCommands } from './shard-admin.js';
 
 /** The environment variable holding the bearer token of the shard's admin API. */
 export const SHARD_TOKEN_ENV = 'MARINA_SHARD_TOKEN';
 
 interface ShardCommandOptions {
   dataDir: string;
-  shardId: string;
+  /** Required to run a shard; optional only so that the subcommands do not need it. */
+  shardId?: string;
   listen: string;
   adminListen: string;
   idleHibernateMs: number;
@@ -27,12 +29,18 @@ interface ShardCommandOptions {
  * `marina shard`: one shard process, as the controller runs it (docs/shard.md). Tenant traffic
  * on `--listen`, the admin API on `--admin-listen`; logs go to standard error, and standard
  * output carries one JSON line, `{"event":"shard-ready",…}`, once both listen.
+ * `marina shard list|drain` (shard-admin.ts) ask the running controller about its shards instead.
  */
 export function registerShardCommand(program: Command): void {
-  program
+  const shardCommand = program
     .command('shard')
-    .description('run one shard: host the tenants the controller assigns, by Host')
-    .requiredOption('--shard-id <id>', 'the name of this shard, as the controller knows it')
+    .description(
+      'run one shard: host the tenants the controller assigns, by Host (or list/drain shards)',
+    )
+    // `marina shard --data-dir DIR list`: the options before a subcommand are the shard's own.
+    .enablePositionalOptions()
+    // Not `requiredOption`: commander would then require it of `shard list` and `shard drain` too.
+    .option('--shard-id <id>', 'the name of this shard, as the controller knows it (required)')
     .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
     .option('--listen <host:port>', 'address for tenant traffic', '127.0.0.1:0')
     .option('--admin-listen <host:port>', 'address for the admin API (loopback)', '127.0.0.1:0')
@@ -63,13 +71,17 @@ export function registerShardCommand(program: Command): void {
       '--stop-when-stdin-closes',
       'stop cleanly and exit when standard input closes or the parent process changes (the controller died)',
     )
-    .action(async (options: ShardCommandOptions) => {
+    .action(async (options: ShardCommandOptions, command: Command) => {
+      const shardId = options.shardId;
+      if (shardId === undefined) {
+        return command.error("error: required option '--shard-id <id>' not specified");
+      }
       const token = process.env[SHARD_TOKEN_ENV];
       if (!token) throw new Error(`${SHARD_TOKEN_ENV} must hold the admin API's bearer token`);
       // Not passed on to anything this process might start.
       delete process.env[SHARD_TOKEN_ENV];
       const logger = createProcessLogger('marina-shard', { stream: 'stderr' }).child({
-        shard_id: options.shardId,
+        shard_id: shardId,
       });
       const traffic = parseListenAddress(options.listen);
       const admin = parseListenAddress(options.adminListen);
@@ -85,7 +97,7 @@ export function registerShardCommand(program: Command): void {
       const adminApi = createInternalApi({
         logger,
         token,
-        routes: shardAdminRoutes(shard, options.shardId),
+        routes: shardAdminRoutes(shard, shardId),
       });
       try {
         await adminApi.listen(admin.host, admin.port);
@@ -103,13 +115,14 @@ export function registerShardCommand(program: Command): void {
       }
       const ready = {
         event: 'shard-ready',
-        shard_id: options.shardId,
+        shard_id: shardId,
         traffic_url: urlOf(traffic.host, shard.port),
         admin_url: urlOf(admin.host, adminApi.port),
       };
       logger.info({ ...ready, data_dir: resolve(options.dataDir) }, 'shard listening');
       process.stdout.write(`${JSON.stringify(ready)}\n`);
     });
+  registerShardAdminCommands(shardCommand);
 }
 
 /** The URL a process on this machine reaches a listener at (wildcards → loopback). */

@@ -9,6 +9,7 @@ import {
   type TenantSettings,
 } from '../../controller/tenant-admin.js';
 import { createProcessLogger } from '../logger.js';
+import { registerTenantMoveCommand } from './moves.js';
 
 const DATA_DIR_HELP = 'where tenants keep their data (and the controller its registry)';
 
@@ -137,6 +138,8 @@ export function registerTenantCommands(program: Command): void {
         );
       },
     );
+
+  registerTenantMoveCommand(tenant);
 }
 
 interface MediaStoreOptions {

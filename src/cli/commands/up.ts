@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
 import { Controller } from '../../controller/controller.js';
 import { LocalTenantStore } from '../../controller/local-tenant-store.js';
-import {
-  DEFAULT_MAX_TENANTS_PER_SHARD,
-  parseMaxTenantsPerShard,
-} from '../../controller/placement.js';
 import type { PlacementSource } from '../../router/placement-source.js';
 import type { Placement } from '../../router/placement.js';
 import { Router } from '../../router/router.js';
 import { localBaseUrl, parseListenAddress } from '../listen-address.js';
+import {
+  addControllerKnobOptions,
+  parseControllerKnobs,
+  type ControllerKnobOptions,
+} from '../controller-knobs.js';
 import { createProcessLogger } from '../logger.js';
+import { marinaVersion } from '../marina-version.js';
 import { stopOnSignals } from '../signals.js';
 
 /** The tenant the embedded default creates; it also answers requests addressed by IP address. */
@@ -17,12 +19,12 @@ export const EMBEDDED_TENANT = 'localhost';
 
 /** How long the router's follower waits on the controller per round. */
 const PLACEMENT_POLL_MS = 30_000;
+/** The router `up` runs beside its controller (see RouterAcks). */
+const IN_PROCESS_ROUTER_ID = 'up';
 
-interface UpOptions {
+interface UpOptions extends ControllerKnobOptions {
   dataDir: string;
   listen: string;
-  shards: string;
-  maxTenantsPerShard: string;
   idleHibernateMs?: string;
 }
 
@@ -33,30 +35,21 @@ interface UpOptions {
  * and `curl 127.0.0.1:8008` work; a host name reaches only the tenant that claims it.
  */
 export function registerUpCommand(program: Command): void {
-  program
+  const command = program
     .command('up')
     .description(
       'run the local backend: controller, router and shards (the tenant "localhost" on first run)',
     )
     .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
-    .option('--listen <host:port>', 'address clients reach the tenants at', '127.0.0.1:8008')
-    .option('--shards <n>', 'how many shard processes to run', '1')
-    .option(
-      '--max-tenants-per-shard <n>',
-      'place no more tenants than this on one shard',
-      String(DEFAULT_MAX_TENANTS_PER_SHARD),
-    )
+    .option('--listen <host:port>', 'address clients reach the tenants at', '127.0.0.1:8008');
+  addControllerKnobOptions(command)
     .option(
       '--idle-hibernate-ms <ms>',
       'hibernate a tenant idle this long (passed to the shards; their default is 5 minutes)',
     )
     .action(async (options: UpOptions) => {
       const { host, port } = parseListenAddress(options.listen);
-      const shards = Number(options.shards);
-      if (!Number.isSafeInteger(shards) || shards < 1) {
-        throw new Error(`--shards wants a positive integer, not "${options.shards}"`);
-      }
-      const maxTenantsPerShard = parseMaxTenantsPerShard(options.maxTenantsPerShard);
+      const knobs = parseControllerKnobs(options);
       const idleHibernateMs = options.idleHibernateMs;
       if (idleHibernateMs !== undefined && !/^[1-9][0-9]*$/.test(idleHibernateMs)) {
         throw new Error(
@@ -92,8 +85,8 @@ export function registerUpCommand(program: Command): void {
         dataDir: options.dataDir,
         logger,
         listen: { host: '127.0.0.1', port: 0 },
-        shards,
-        maxTenantsPerShard,
+        ...knobs,
+        version: marinaVersion(),
         // One stream of JSON log lines for everything `up` runs.
         shardOutput: {
           stdout: (line) => process.stdout.write(`${line}\n`),
@@ -117,7 +110,7 @@ export function registerUpCommand(program: Command): void {
           listening: `http://${host.includes(':') ? `[${host}]` : host}:${router.port}`,
           data_dir: store.dataDir,
           tenant_dir: store.tenantDir(EMBEDDED_TENANT),
-          shards: controller.shardIds,
+          shards: await controller.shardIds(),
         },
         `serving ${EMBEDDED_TENANT} at ${url} (data in ${store.tenantDir(EMBEDDED_TENANT)})`,
       );
@@ -139,10 +132,12 @@ class ControllerFollower implements PlacementSource {
       let since: number | undefined;
       while (!this.stopping.signal.aborted) {
         try {
+          // Asking with `since` tells the controller this router routes by that version.
           const placement = await controller.placement(
             since,
             PLACEMENT_POLL_MS,
             this.stopping.signal,
+            IN_PROCESS_ROUTER_ID,
           );
           if (placement.version !== since) {
             this.onPlacement?.({
@@ -152,6 +147,7 @@ class ControllerFollower implements PlacementSource {
                 hostnames: tenant.hostnames,
                 shard_id: tenant.shardId,
                 traffic_url: tenant.trafficUrl,
+                moving: tenant.moving,
               })),
             });
           }

@@ -43,6 +43,16 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
     },
   },
+  // Issue 5: shards come and go with their Marina version; a tenant being moved names its target.
+  '0002-mobility': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .alterTable('shards')
+        .addColumn('version', 'text', (col) => col.notNull().defaultTo(''))
+        .execute();
+      await db.schema.alterTable('tenants').addColumn('moving_to', 'text').execute();
+    },
+  },
 });
 
 export function registryMigrationProvider(): MigrationProvider {

@@ -13,6 +13,8 @@ export interface RegistryDatabase {
     /** Null while the tenant waits for a shard with room. */
     shard_id: string | null;
     created_ts: number;
+    /** The shard a move in progress takes the tenant to (null when it is not moving). */
+    moving_to: string | null;
   };
   /**
    * Every host that routes to a tenant (its server_name and host names, lower-cased), unique
@@ -26,5 +28,7 @@ export interface RegistryDatabase {
     pid: number | null;
     state: string;
     updated_ts: number;
+    /** The Marina version the shard runs (see docs/controller.md, upgrades). */
+    version: string;
   };
 }

@@ -28,7 +28,7 @@ describe('Registry (SQLite file)', () => {
     );
 
   it('keeps tenants and their placement across reopening', async () => {
-    await registry.resetShards(['shard-0', 'shard-1'], 1);
+    await registry.resetShards(['shard-0', 'shard-1'], '0.1.0', 1);
     expect(await add('a.test', ['a.test', 'chat.a.test'], 10)).toMatchObject({
       shardId: 'shard-0',
     });
@@ -42,12 +42,19 @@ describe('Registry (SQLite file)', () => {
         hostnames: ['a.test', 'chat.a.test'],
         shardId: 'shard-0',
         createdTs: 1000,
+        movingTo: null,
       },
-      { serverName: 'b.test', hostnames: ['b.test'], shardId: 'shard-1', createdTs: 1000 },
+      {
+        serverName: 'b.test',
+        hostnames: ['b.test'],
+        shardId: 'shard-1',
+        createdTs: 1000,
+        movingTo: null,
+      },
     ]);
     expect(await registry.shardLoads()).toEqual([
-      { shardId: 'shard-0', tenants: 1 },
-      { shardId: 'shard-1', tenants: 1 },
+      { shardId: 'shard-0', tenants: 1, version: '0.1.0', state: 'starting' },
+      { shardId: 'shard-1', tenants: 1, version: '0.1.0', state: 'starting' },
     ]);
   });
 
@@ -66,7 +73,7 @@ describe('Registry (SQLite file)', () => {
   });
 
   it('refuses a tenant no shard has room for, writing nothing', async () => {
-    await registry.resetShards(['shard-0'], 1);
+    await registry.resetShards(['shard-0'], '0.1.0', 1);
     await add('a.test', undefined, 1);
     await expect(add('b.test', undefined, 1)).rejects.toThrow(NoShardRoomError);
     expect(await registry.getTenant('b.test')).toBeUndefined();
@@ -74,7 +81,7 @@ describe('Registry (SQLite file)', () => {
 
   it('places waiting tenants on the least-loaded shards, leaving the rest unplaced', async () => {
     for (const name of ['a.test', 'b.test', 'c.test', 'd.test']) await add(name);
-    await registry.resetShards(['shard-0', 'shard-1'], 1);
+    await registry.resetShards(['shard-0', 'shard-1'], '0.1.0', 1);
     const { placed, unplaced } = await registry.placeUnplaced(leastLoaded(1));
     expect(placed.map((t) => [t.serverName, t.shardId])).toEqual([
       ['a.test', 'shard-0'],
@@ -85,10 +92,10 @@ describe('Registry (SQLite file)', () => {
   });
 
   it('unplaces the tenants of shards that are no longer run', async () => {
-    await registry.resetShards(['shard-0', 'shard-1'], 1);
+    await registry.resetShards(['shard-0', 'shard-1'], '0.1.0', 1);
     await add('a.test', undefined, 10);
     await add('b.test', undefined, 10);
-    await registry.resetShards(['shard-0'], 2);
+    await registry.resetShards(['shard-0'], '0.1.0', 2);
     expect((await registry.getTenant('a.test'))?.shardId).toBe('shard-0');
     expect((await registry.getTenant('b.test'))?.shardId).toBeNull();
     const { placed } = await registry.placeUnplaced(leastLoaded(10));
@@ -97,7 +104,7 @@ describe('Registry (SQLite file)', () => {
 
   it('lists in the placement only tenants whose shard has an address, with a version', async () => {
     expect(await registry.placement()).toEqual({ version: 0, tenants: [] });
-    await registry.resetShards(['shard-0', 'shard-1'], 1);
+    await registry.resetShards(['shard-0', 'shard-1'], '0.1.0', 1);
     await add('a.test', ['a.test', 'chat.example'], 10);
     await add('b.test', undefined, 10);
     await registry.updateShard('shard-0', {
@@ -117,6 +124,7 @@ describe('Registry (SQLite file)', () => {
           hostnames: ['a.test', 'chat.example'],
           shardId: 'shard-0',
           trafficUrl: 'http://127.0.0.1:1234',
+          moving: false,
         },
       ],
     });
@@ -128,6 +136,7 @@ describe('Registry (SQLite file)', () => {
         pid: 42,
         state: 'running',
         updatedTs: 5,
+        version: '0.1.0',
       },
       {
         id: 'shard-1',
@@ -136,13 +145,64 @@ describe('Registry (SQLite file)', () => {
         pid: null,
         state: 'starting',
         updatedTs: 1,
+        version: '0.1.0',
       },
     ]);
   });
 
+  it('counts a moving tenant on both shards until the move ends, and flags it moving', async () => {
+    await registry.resetShards(['shard-0', 'shard-1'], '0.1.0', 1);
+    await registry.updateShard('shard-0', { trafficUrl: 'http://127.0.0.1:1', now: 2 });
+    await registry.updateShard('shard-1', { trafficUrl: 'http://127.0.0.1:2', now: 2 });
+    await add('a.test', ['a.test'], 10);
+    await registry.beginMove('a.test', 'shard-1');
+    expect((await registry.shardLoads()).map((l) => l.tenants)).toEqual([1, 1]);
+    expect((await registry.placement()).tenants).toEqual([
+      expect.objectContaining({ shardId: 'shard-0', moving: true }),
+    ]);
+    await expect(registry.removeShard('shard-1')).rejects.toThrow('still holds the tenant a.test');
+
+    await registry.endMove('a.test', true);
+    expect(await registry.getTenant('a.test')).toMatchObject({
+      shardId: 'shard-1',
+      movingTo: null,
+    });
+    expect((await registry.placement()).tenants).toEqual([
+      expect.objectContaining({ shardId: 'shard-1', moving: false }),
+    ]);
+
+    await registry.beginMove('a.test', 'shard-0');
+    await registry.endMove('a.test', false);
+    expect(await registry.getTenant('a.test')).toMatchObject({
+      shardId: 'shard-1',
+      movingTo: null,
+    });
+    expect((await registry.shardLoads()).map((l) => l.tenants)).toEqual([0, 1]);
+  });
+
+  it('adds and removes shards with their version, and forgets moves on reset', async () => {
+    await registry.resetShards(['shard-0'], '0.1.0', 1);
+    await registry.addShard('shard-1', '0.2.0', 3);
+    expect(await registry.shardLoads()).toEqual([
+      { shardId: 'shard-0', tenants: 0, version: '0.1.0', state: 'starting' },
+      { shardId: 'shard-1', tenants: 0, version: '0.2.0', state: 'starting' },
+    ]);
+    await add('a.test', ['a.test'], 10);
+    await registry.beginMove('a.test', 'shard-1');
+    await registry.resetShards(['shard-0'], '0.2.0', 4);
+    expect(await registry.getTenant('a.test')).toMatchObject({
+      shardId: 'shard-0',
+      movingTo: null,
+    });
+    await registry.removeShard('shard-0').catch(() => {});
+    expect((await registry.listShards()).map((s) => s.id)).toEqual(['shard-0']);
+    await registry.setMetaValue('target_version', '0.2.0');
+    expect(await registry.metaValue('target_version')).toBe('0.2.0');
+  });
+
   it('orders shards the way people count', async () => {
     const ids = Array.from({ length: 12 }, (_, k) => `shard-${k}`);
-    await registry.resetShards(ids, 1);
+    await registry.resetShards(ids, '0.1.0', 1);
     expect((await registry.listShards()).map((s) => s.id)).toEqual(ids);
     expect((await registry.shardLoads()).map((s) => s.shardId)).toEqual(ids);
   });

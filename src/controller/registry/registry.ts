@@ -15,7 +15,12 @@ import type { RegistryDatabase } from './registry-schema.js';
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 const PLACEMENT_VERSION_KEY = 'placement_version';
 
-export type ShardState = 'starting' | 'running' | 'restarting' | 'stopped';
+/**
+ * `draining`: its tenants are being moved off and it takes no new ones; `retiring`: empty and
+ * stopping for good (the row goes once its process is gone).
+ */
+export type ShardState =
+  'starting' | 'running' | 'restarting' | 'draining' | 'retiring' | 'stopped';
 
 export interface TenantRecord {
   readonly serverName: string;
@@ -23,6 +28,8 @@ export interface TenantRecord {
   /** Null while no shard has room for it (or before the controller's first start). */
   readonly shardId: string | null;
   readonly createdTs: number;
+  /** The shard a move in progress takes it to. */
+  readonly movingTo: string | null;
 }
 
 export interface ShardRecord {
@@ -32,12 +39,16 @@ export interface ShardRecord {
   readonly pid: number | null;
   readonly state: ShardState;
   readonly updatedTs: number;
+  readonly version: string;
 }
 
 /** How many tenants a shard holds. */
 export interface ShardLoad {
   readonly shardId: string;
+  /** Tenants on it, plus those a move in progress brings to it. */
   readonly tenants: number;
+  readonly version: string;
+  readonly state: ShardState;
 }
 
 /** Picks a shard for one more tenant, or undefined when none has room. */
@@ -48,6 +59,8 @@ export interface PlacedTenant {
   readonly hostnames: readonly string[];
   readonly shardId: string;
   readonly trafficUrl: string;
+  /** A move is in progress: routers hold its requests until it is over. */
+  readonly moving: boolean;
 }
 
 /** What the router follows: tenants whose shard is up, with the version of this table. */
@@ -196,7 +209,7 @@ export class Registry {
         .insertInto('tenant_hosts')
         .values(hosts.map((host) => ({ host, server_name: tenant.serverName })))
         .execute();
-      return { ...tenant, hostnames: [...tenant.hostnames], shardId };
+      return { ...tenant, hostnames: [...tenant.hostnames], shardId, movingTo: null };
     });
   }
 
@@ -241,7 +254,7 @@ export class Registry {
           .set({ shard_id: shardId ?? null })
           .where('server_name', '=', tenant.serverName)
           .execute();
-        if (shardId === undefined) unplaced.push({ ...tenant, shardId: null });
+        if (shardId === undefined) unplaced.push({ ...tenant, shardId: null, movingTo: null });
         else placed.push({ ...tenant, shardId });
       }
       return { placed, unplaced };
@@ -262,6 +275,7 @@ export class Registry {
         pid: row.pid,
         state: row.state as ShardState,
         updatedTs: row.updated_ts,
+        version: row.version,
       }))
       .sort((a, b) => compareShardIds(a.id, b.id));
   }
@@ -270,7 +284,7 @@ export class Registry {
    * Makes the shards table hold exactly `ids`, each `starting` with no address (a controller
    * starting its shards). Tenants of shards that are gone become unplaced.
    */
-  async resetShards(ids: readonly string[], now: number): Promise<void> {
+  async resetShards(ids: readonly string[], version: string, now: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('shards').execute();
       if (ids.length > 0) {
@@ -284,6 +298,7 @@ export class Registry {
               pid: null,
               state: 'starting',
               updated_ts: now,
+              version,
             })),
           )
           .execute();
@@ -295,7 +310,87 @@ export class Registry {
       } else {
         await trx.updateTable('tenants').set({ shard_id: null }).execute();
       }
+      // Moves end with the shards that ran them: each tenant stays where it was.
+      await trx.updateTable('tenants').set({ moving_to: null }).execute();
     });
+  }
+
+  /** Records a new shard (starting, no address yet). */
+  async addShard(id: string, version: string, now: number): Promise<void> {
+    await this.db
+      .insertInto('shards')
+      .values({
+        id,
+        admin_url: null,
+        traffic_url: null,
+        pid: null,
+        state: 'starting',
+        updated_ts: now,
+        version,
+      })
+      .execute();
+  }
+
+  /** Forgets a retired shard; refuses while a tenant is on it or moving to it. */
+  async removeShard(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const holding = await trx
+        .selectFrom('tenants')
+        .select('server_name')
+        .where((eb) => eb('shard_id', '=', id).or('moving_to', '=', id))
+        .executeTakeFirst();
+      if (holding !== undefined) {
+        throw new Error(`shard ${id} still holds the tenant ${holding.server_name}`);
+      }
+      await trx.deleteFrom('shards').where('id', '=', id).execute();
+    });
+  }
+
+  /** Puts an unplaced tenant on a shard. */
+  async assignShard(serverName: string, shardId: string): Promise<void> {
+    await this.db
+      .updateTable('tenants')
+      .set({ shard_id: shardId })
+      .where('server_name', '=', serverName)
+      .execute();
+  }
+
+  /** A move begins: the tenant stays on its shard, routers are to hold its requests. */
+  async beginMove(serverName: string, target: string): Promise<void> {
+    await this.db
+      .updateTable('tenants')
+      .set({ moving_to: target })
+      .where('server_name', '=', serverName)
+      .execute();
+  }
+
+  /** A move ends: on its target when `arrived`, back where it was otherwise. */
+  async endMove(serverName: string, arrived: boolean): Promise<void> {
+    await this.db
+      .updateTable('tenants')
+      .set((eb) =>
+        arrived ? { shard_id: eb.ref('moving_to'), moving_to: null } : { moving_to: null },
+      )
+      .where('server_name', '=', serverName)
+      .where('moving_to', 'is not', null)
+      .execute();
+  }
+
+  async metaValue(key: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('registry_meta')
+      .select('value')
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row?.value;
+  }
+
+  async setMetaValue(key: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('registry_meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
   }
 
   async updateShard(
@@ -304,7 +399,7 @@ export class Registry {
       adminUrl?: string | null;
       trafficUrl?: string | null;
       pid?: number | null;
-      state: ShardState;
+      state?: ShardState;
       now: number;
     },
   ): Promise<void> {
@@ -314,7 +409,7 @@ export class Registry {
         ...(patch.adminUrl !== undefined ? { admin_url: patch.adminUrl } : {}),
         ...(patch.trafficUrl !== undefined ? { traffic_url: patch.trafficUrl } : {}),
         ...(patch.pid !== undefined ? { pid: patch.pid } : {}),
-        state: patch.state,
+        ...(patch.state !== undefined ? { state: patch.state } : {}),
         updated_ts: patch.now,
       })
       .where('id', '=', id)
@@ -345,7 +440,13 @@ export class Registry {
       const rows = await trx
         .selectFrom('tenants')
         .innerJoin('shards', 'shards.id', 'tenants.shard_id')
-        .select(['tenants.server_name', 'tenants.hostnames', 'shards.id', 'shards.traffic_url'])
+        .select([
+          'tenants.server_name',
+          'tenants.hostnames',
+          'tenants.moving_to',
+          'shards.id',
+          'shards.traffic_url',
+        ])
         .where('shards.traffic_url', 'is not', null)
         .orderBy('tenants.server_name')
         .execute();
@@ -356,6 +457,7 @@ export class Registry {
           hostnames: parseHostnames(row.hostnames),
           shardId: row.id,
           trafficUrl: row.traffic_url as string,
+          moving: row.moving_to !== null,
         })),
       };
     });
@@ -365,12 +467,30 @@ export class Registry {
 async function shardLoads(db: Db): Promise<ShardLoad[]> {
   const rows = await db
     .selectFrom('shards')
-    .leftJoin('tenants', 'tenants.shard_id', 'shards.id')
-    .select((eb) => ['shards.id', eb.fn.count<number>('tenants.server_name').as('tenants')])
-    .groupBy('shards.id')
+    .leftJoin('tenants', (join) =>
+      join.on((eb) =>
+        eb('tenants.shard_id', '=', eb.ref('shards.id')).or(
+          'tenants.moving_to',
+          '=',
+          eb.ref('shards.id'),
+        ),
+      ),
+    )
+    .select((eb) => [
+      'shards.id',
+      'shards.version',
+      'shards.state',
+      eb.fn.count<number>('tenants.server_name').as('tenants'),
+    ])
+    .groupBy(['shards.id', 'shards.version', 'shards.state'])
     .execute();
   return rows
-    .map((row) => ({ shardId: row.id, tenants: Number(row.tenants) }))
+    .map((row) => ({
+      shardId: row.id,
+      tenants: Number(row.tenants),
+      version: row.version,
+      state: row.state as ShardState,
+    }))
     .sort((a, b) => compareShardIds(a.shardId, b.shardId));
 }
 
@@ -389,6 +509,7 @@ function tenantFromRow(row: RegistryDatabase['tenants']): TenantRecord {
     hostnames: parseHostnames(row.hostnames),
     shardId: row.shard_id,
     createdTs: row.created_ts,
+    movingTo: row.moving_to,
   };
 }
 
