@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createInternalApi, type InternalApi } from '../http/internal-api.js';
 import { controllerRoutes } from './admin-routes.js';
@@ -21,6 +22,8 @@ import { PlacementFeed } from './placement-feed.js';
 import type { PlacementSnapshot, ShardRecord, TenantRecord } from './registry/registry.js';
 import { RouterAcks } from './router-acks.js';
 import { ShardAdminClient, type ShardStatus } from './shard-admin-client.js';
+import { adoptShard } from './adopted-shard.js';
+import type { ShardBackend } from './shard-backend.js';
 import type { RunningShard, ShardExit, ShardOutput } from './shard-process.js';
 import { ShardSupervisor } from './shard-supervisor.js';
 import {
@@ -74,6 +77,14 @@ export interface ControllerOptions {
   readonly shardReadyTimeoutMs?: number;
   /** Pause between reconcile passes (default 1 s). */
   readonly reconcileIntervalMs?: number;
+  /**
+   * Shards outlive this controller (`marina controller`): they log to `DIR/logs/`, keep serving
+   * if it dies, and the next controller adopts them. Otherwise (`marina up`, whose router dies
+   * with it anyway) they stop when it dies.
+   */
+  readonly shardsOutliveController?: boolean;
+  /** `stop()` leaves the shards running for the next controller (a restart). */
+  readonly leaveShardsOnStop?: boolean;
 }
 
 /** Tenants handed to a (re)started shard at once. */
@@ -93,7 +104,7 @@ const STATUS_ROUND_MS = 5_000;
 
 export class Controller implements TenantAdmin {
   private readonly queues = new Map<string, Promise<unknown>>();
-  private supervisor: ShardSupervisor | undefined;
+  private supervisor: ShardBackend | undefined;
   private api: InternalApi | undefined;
   private baseUrl = '';
   private stopped: Promise<void> | undefined;
@@ -144,17 +155,36 @@ export class Controller implements TenantAdmin {
     }
     const token = await readOrCreateAdminToken(paths.adminToken);
     const catalog = await TenantCatalog.open(options.dataDir, logger);
-    const shardIds = Array.from({ length: options.shards }, (_, k) => `shard-${k}`);
     let controller: Controller;
+    let adopted: RunningShard[] = [];
+    let shardIds: string[];
     try {
-      // The shards of an earlier run stopped with it: this run starts fresh ones of its version.
-      await catalog.registry.resetShards(shardIds, options.version, Date.now());
+      // Shards an earlier controller left running keep serving; the others start afresh, with
+      // this controller's version. Their tenants stay placed where they were.
+      adopted = await adoptSurvivors(catalog);
+      if (!options.shardsOutliveController) {
+        // Shards a `marina controller` left running must not serve these tenants beside ours.
+        for (const shard of adopted.splice(0)) {
+          logger.info(
+            { shard_id: shard.shardId, pid: shard.pid },
+            `stopping shard ${shard.shardId}, left running by an earlier controller`,
+          );
+          await shard.stop(10_000);
+        }
+      }
+      const kept = adopted.map((shard) => shard.shardId);
+      shardIds = [];
+      for (let k = 0; kept.length + shardIds.length < options.shards; k++) {
+        if (!kept.includes(`shard-${k}`)) shardIds.push(`shard-${k}`);
+      }
+      await catalog.registry.prepareShards(kept, shardIds, options.version, Date.now());
       await catalog.registry.setMetaValue(TARGET_VERSION_KEY, options.version);
       const version = await catalog.registry.bumpPlacementVersion();
       controller = new Controller(options, paths, catalog, new PlacementFeed(version));
       // Onto the first shards; those that need more shards are placed once the shards run.
       await controller.placeWaitingTenants({ startShards: false });
     } catch (error) {
+      for (const shard of adopted) await shard.stop(10_000).catch(() => {});
       await catalog.close();
       throw error;
     }
@@ -175,6 +205,7 @@ export class Controller implements TenantAdmin {
         logger,
         output: options.shardOutput,
         extraArgs: options.shardArgs,
+        logDir: options.shardsOutliveController ? join(catalog.store.dataDir, 'logs') : undefined,
         readyTimeoutMs: options.shardReadyTimeoutMs,
         hooks: {
           ready: (shard) => controller.onShardReady(shard),
@@ -183,6 +214,10 @@ export class Controller implements TenantAdmin {
       });
       controller.supervisor = supervisor;
       await supervisor.start(shardIds);
+      for (const shard of adopted) {
+        await supervisor.adopt(shard);
+        await controller.resyncAdoptedShard(shard);
+      }
       await controller.placeWaitingTenants({ startShards: true });
       controller.scheduleReconcile();
     } catch (error) {
@@ -404,6 +439,14 @@ export class Controller implements TenantAdmin {
       logger.warn({ err: error }, 'could not remove controller.json'),
     );
     await this.api?.close();
+    if (this.options.leaveShardsOnStop) {
+      await this.supervisor?.detach();
+      logger.info(
+        'the shards keep running: the next controller on this data directory adopts them',
+      );
+      await this.catalog.close();
+      return;
+    }
     await this.supervisor?.stop();
     for (const shard of await this.catalog.registry.listShards().catch(() => [])) {
       await this.catalog.registry
@@ -420,6 +463,7 @@ export class Controller implements TenantAdmin {
       ...(previous?.state === 'draining' ? {} : { state: 'starting' }),
       pid: shard.pid,
       adminUrl: shard.adminUrl,
+      adminToken: shard.token,
       now: Date.now(),
     });
     const handed = await this.enqueue(shard.shardId, async () => {
@@ -448,6 +492,29 @@ export class Controller implements TenantAdmin {
       { shard_id: shard.shardId, tenants: handed, traffic_url: shard.trafficUrl },
       `shard ${shard.shardId} serves its ${handed} tenant(s)`,
     );
+  }
+
+  /**
+   * Makes an adopted shard hold exactly the tenants the registry places on it: those it lacks
+   * are handed over (the same config again is a no-op), those it should not have (a move the
+   * earlier controller did not finish) are taken back.
+   */
+  private async resyncAdoptedShard(shard: RunningShard): Promise<void> {
+    const { registry } = this.catalog;
+    await this.enqueue(shard.shardId, async () => {
+      const client = new ShardAdminClient(shard.adminUrl, shard.token);
+      const placed = (await registry.listTenants()).filter((t) => t.shardId === shard.shardId);
+      const names = new Set(placed.map((tenant) => tenant.serverName));
+      for (const held of (await client.status()).tenants) {
+        if (!names.has(held.server_name)) await client.deleteTenant(held.server_name);
+      }
+      for (const tenant of placed) {
+        await this.putTenant(client, shard.shardId, tenant.serverName).catch(() => {});
+      }
+    });
+    // A drain the earlier controller did not finish is over.
+    await registry.updateShard(shard.shardId, { state: 'running', now: Date.now() });
+    await this.publishPlacement();
   }
 
   private async onShardExited(shardId: string, _exit: ShardExit): Promise<void> {
@@ -943,6 +1010,25 @@ export class Controller implements TenantAdmin {
     );
     return run;
   }
+}
+
+/** The shards an earlier controller left running and that still answer, adopted. */
+async function adoptSurvivors(catalog: TenantCatalog): Promise<RunningShard[]> {
+  const adopted: RunningShard[] = [];
+  for (const record of await catalog.registry.listShards()) {
+    const { pid, adminUrl, trafficUrl, adminToken } = record;
+    if (record.state === 'stopped' || record.state === 'retiring') continue;
+    if (pid === null || adminUrl === null || trafficUrl === null || adminToken === null) continue;
+    const shard = await adoptShard({
+      shardId: record.id,
+      pid,
+      adminUrl,
+      trafficUrl,
+      token: adminToken,
+    });
+    if (shard !== undefined) adopted.push(shard);
+  }
+  return adopted;
 }
 
 function stateOf(

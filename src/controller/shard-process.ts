@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +36,12 @@ export interface ShardLaunch {
   readonly extraArgs?: readonly string[];
   /** Aborting kills a shard that is not ready yet. */
   readonly signal?: AbortSignal;
+  /**
+   * A shard that may outlive this controller: its standard error (its logs) goes to this file,
+   * appended, and it does not stop when this process dies (no `--stop-when-stdin-closes`).
+   * Without it, its output comes through pipes and it stops with this process.
+   */
+  readonly logFile?: string;
 }
 
 export interface RunningShard {
@@ -71,10 +79,14 @@ export async function launchShard(launch: ShardLaunch): Promise<RunningShard> {
     '127.0.0.1:0',
     '--admin-listen',
     '127.0.0.1:0',
-    // The shard stops by itself when this process dies, however it dies (its stdin closes).
-    '--stop-when-stdin-closes',
+    // Unless it may outlive us, the shard stops by itself when this process dies, however it
+    // dies (its stdin closes).
+    ...(launch.logFile === undefined ? ['--stop-when-stdin-closes'] : []),
     ...(launch.extraArgs ?? []),
   ];
+  const logFd = launch.logFile === undefined ? undefined : openSync(launch.logFile, 'a', 0o600);
+  /** Where this launch's output begins in the log file (to explain a failed start). */
+  const logStart = logFd === undefined ? 0 : fstatSync(logFd).size;
   const child = spawn(process.execPath, args, {
     env: {
       // glibc's malloc raises its mmap threshold each time a large block is freed, and from then
@@ -86,11 +98,13 @@ export async function launchShard(launch: ShardLaunch): Promise<RunningShard> {
       MARINA_SHARD_TOKEN: launch.token,
     },
     // stdin stays an open pipe the shard may watch: it closes when the controller dies.
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: logFd === undefined ? ['pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', logFd],
     // Its own process group: a terminal's Ctrl-C reaches the controller, which stops the
     // shards in order, rather than every process at once.
     detached: true,
   });
+  // The child holds its own copy of the file.
+  if (logFd !== undefined) closeSync(logFd);
   const exited = new Promise<ShardExit>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => {
@@ -105,7 +119,7 @@ export async function launchShard(launch: ShardLaunch): Promise<RunningShard> {
 
   let onReady: ((line: ReadyLine) => void) | undefined;
   const readyLine = new Promise<ReadyLine>((resolve) => (onReady = resolve));
-  createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+  createInterface({ input: child.stdout as Readable, crlfDelay: Infinity }).on('line', (line) => {
     const ready = onReady !== undefined ? parseReadyLine(line) : undefined;
     if (ready !== undefined && onReady !== undefined) {
       onReady(ready);
@@ -115,11 +129,13 @@ export async function launchShard(launch: ShardLaunch): Promise<RunningShard> {
     remember(line);
     launch.output.stdout(line);
   });
-  createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
-    remember(line);
-    launch.output.stderr(line);
-  });
-  child.stdin.on('error', () => {});
+  if (child.stderr !== null) {
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
+      remember(line);
+      launch.output.stderr(line);
+    });
+  }
+  child.stdin?.on('error', () => {});
 
   const stop = async (timeoutMs: number): Promise<ShardExit> => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
@@ -134,11 +150,13 @@ export async function launchShard(launch: ShardLaunch): Promise<RunningShard> {
     return exited;
   };
 
-  const explain = (what: string) =>
-    new Error(
+  const explain = (what: string) => {
+    const lines = [...tail, ...logLinesSince(launch.logFile, logStart)].slice(-TAIL_LINES);
+    return new Error(
       `shard ${launch.shardId} ${what}` +
-        (tail.length > 0 ? `; its last output:\n  ${tail.join('\n  ')}` : ''),
+        (lines.length > 0 ? `; its last output:\n  ${lines.join('\n  ')}` : ''),
     );
+  };
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -186,6 +204,28 @@ export async function launchShard(launch: ShardLaunch): Promise<RunningShard> {
   } finally {
     clearTimeout(timer);
     if (onAbort !== undefined) launch.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The last lines written to a log file from `offset` on (at most 64 KiB of it). */
+function logLinesSince(file: string | undefined, offset: number): string[] {
+  if (file === undefined) return [];
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const end = fstatSync(fd).size;
+    const start = Math.max(offset, end - 64 * 1024);
+    const buffer = Buffer.alloc(end - start);
+    readSync(fd, buffer, 0, buffer.length, start);
+    return buffer
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .slice(-TAIL_LINES);
+  } catch {
+    return [];
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

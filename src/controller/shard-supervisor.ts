@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { LogFileTail } from './log-file-tail.js';
+import type { ShardBackend } from './shard-backend.js';
 import {
   describeExit,
   launchShard,
@@ -28,6 +32,11 @@ export interface ShardSupervisorOptions {
   readonly hooks: SupervisorHooks;
   readonly output: ShardOutput;
   readonly extraArgs?: readonly string[];
+  /**
+   * Shards that outlive the controller: each logs to `logDir/<shard_id>.log`, which the
+   * supervisor follows into `output` while it runs. Without it, shards stop with this process.
+   */
+  readonly logDir?: string;
   readonly readyTimeoutMs?: number;
   readonly stopTimeoutMs?: number;
   readonly restartDelayMs?: { readonly initial: number; readonly max: number };
@@ -47,9 +56,11 @@ interface Slot {
   failures: number;
   restartTimer?: NodeJS.Timeout;
   launching?: Promise<void>;
+  /** Follows its log file (shards that may outlive the controller). */
+  logTail?: LogFileTail;
 }
 
-export class ShardSupervisor {
+export class ShardSupervisor implements ShardBackend {
   private slots: Slot[] = [];
   private readonly stopping = new AbortController();
 
@@ -57,6 +68,7 @@ export class ShardSupervisor {
 
   /** Starts the first shards; if one cannot start, stops the others and rejects with its reason. */
   async start(shardIds: readonly string[]): Promise<void> {
+    if (this.options.logDir !== undefined) await mkdir(this.options.logDir, { recursive: true });
     const slots = shardIds.map((shardId) => ({ shardId, failures: 0 }));
     this.slots.push(...slots);
     const results = await Promise.allSettled(slots.map((slot) => this.launch(slot)));
@@ -87,6 +99,33 @@ export class ShardSupervisor {
     }
   }
 
+  /**
+   * Takes over a shard an earlier controller started (see adopted-shard.ts): watched, restarted
+   * if it dies, its log file followed from its current end.
+   */
+  async adopt(shard: RunningShard): Promise<void> {
+    const slot: Slot = { shardId: shard.shardId, failures: 0, current: shard };
+    this.slots.push(slot);
+    await this.followLog(slot);
+    void shard.exited.then((exit) => this.onExit(slot, shard, exit));
+    this.options.logger.info(
+      { shard_id: shard.shardId, pid: shard.pid, traffic_url: shard.trafficUrl },
+      `adopted shard ${shard.shardId}, still running from an earlier controller`,
+    );
+  }
+
+  /**
+   * Lets go of every shard without stopping it (a controller that stops and leaves its shards
+   * serving, for the next one to adopt): no more restarts, watching or log following.
+   */
+  async detach(): Promise<void> {
+    this.stopping.abort();
+    for (const slot of this.slots) clearTimeout(slot.restartTimer);
+    await Promise.allSettled(this.slots.map((slot) => slot.launching));
+    await Promise.allSettled(this.slots.map((slot) => slot.logTail?.close()));
+    this.slots = [];
+  }
+
   /** Stops a shard for good (no restart); resolves once its process is gone. */
   async retire(shardId: string): Promise<void> {
     const slot = this.slots.find((candidate) => candidate.shardId === shardId);
@@ -98,6 +137,7 @@ export class ShardSupervisor {
     slot.current = undefined;
     if (shard === undefined) return;
     const exit = await shard.stop(this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+    await slot.logTail?.close();
     this.options.logger.info(
       { shard_id: shardId, pid: shard.pid, exit: describeExit(exit) },
       `shard ${shardId} retired`,
@@ -126,8 +166,10 @@ export class ShardSupervisor {
       this.slots.map(async (slot) => {
         const shard = slot.current;
         slot.current = undefined;
-        if (shard === undefined) return;
-        const exit = await shard.stop(timeoutMs);
+        const exit = await shard?.stop(timeoutMs);
+        // Its last lines (how it stopped) are read before the tail closes.
+        await slot.logTail?.close();
+        if (shard === undefined || exit === undefined) return;
         this.options.logger.info(
           { shard_id: slot.shardId, pid: shard.pid, exit: describeExit(exit) },
           `shard ${slot.shardId} stopped`,
@@ -144,6 +186,7 @@ export class ShardSupervisor {
 
   private async launchOnce(slot: Slot): Promise<void> {
     const { logger } = this.options;
+    await this.followLog(slot);
     const shard = await launchShard({
       shardId: slot.shardId,
       dataDir: this.options.dataDir,
@@ -152,6 +195,7 @@ export class ShardSupervisor {
       output: this.options.output,
       extraArgs: this.options.extraArgs,
       signal: this.stopping.signal,
+      logFile: this.logFile(slot.shardId),
     });
     slot.current = shard;
     void shard.exited.then((exit) => this.onExit(slot, shard, exit));
@@ -169,6 +213,19 @@ export class ShardSupervisor {
     } catch (error) {
       logger.error({ shard_id: shard.shardId, err: error }, 'could not hand a shard its tenants');
     }
+  }
+
+  private logFile(shardId: string): string | undefined {
+    return this.options.logDir === undefined
+      ? undefined
+      : join(this.options.logDir, `${shardId}.log`);
+  }
+
+  /** Passes the shard's log file on to the output, from its current end (once per slot). */
+  private async followLog(slot: Slot): Promise<void> {
+    const file = this.logFile(slot.shardId);
+    if (file === undefined || slot.logTail !== undefined) return;
+    slot.logTail = await LogFileTail.follow(file, (line) => this.options.output.stderr(line));
   }
 
   private async onExit(slot: Slot, shard: RunningShard, exit: ShardExit): Promise<void> {

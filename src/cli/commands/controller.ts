@@ -15,11 +15,14 @@ import { stopOnSignals } from '../signals.js';
 interface ControllerCommandOptions extends ControllerKnobOptions {
   dataDir: string;
   listen: string;
+  leaveShardsRunning?: boolean;
 }
 
 /**
- * `marina controller`: the local backend's controller in the foreground. Its shards' output is
- * passed through, line by line, to its own standard output and error.
+ * `marina controller`: the local backend's controller in the foreground. Its shards outlive it
+ * (they log to `DIR/logs/`, passed through to its standard error while it runs): a controller
+ * that dies, or stops with `--leave-shards-running`, leaves them serving, and the next one
+ * adopts them.
  */
 export function registerControllerCommand(program: Command): void {
   const command = program
@@ -32,6 +35,10 @@ export function registerControllerCommand(program: Command): void {
       '--listen <host:port>',
       'address of the admin API; internal, keep it on loopback',
       '127.0.0.1:0',
+    )
+    .option(
+      '--leave-shards-running',
+      'on SIGTERM/SIGINT stop the controller alone: the shards keep serving and the next controller adopts them',
     )
     // `marina controller --data-dir DIR backup FILE`: options before a subcommand are its own.
     .enablePositionalOptions();
@@ -58,6 +65,8 @@ export function registerControllerCommand(program: Command): void {
       listen,
       ...knobs,
       version: marinaVersion(),
+      shardsOutliveController: true,
+      leaveShardsOnStop: options.leaveShardsRunning === true,
       shardOutput: {
         stdout: (line) => process.stdout.write(`${line}\n`),
         stderr: (line) => process.stderr.write(`${line}\n`),
@@ -65,8 +74,7 @@ export function registerControllerCommand(program: Command): void {
     });
     const controller = await starting;
     if (controller === undefined) return;
-    // A crash must not leave shards behind (a clean stop has stopped them already).
-    process.once('exit', () => controller.killShardsNow());
+    // A controller that crashes leaves its shards serving: the next one adopts them.
     logger.info(
       {
         url: controller.url,

@@ -53,6 +53,12 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable('tenants').addColumn('moving_to', 'text').execute();
     },
   },
+  // Shards may outlive their controller: the next one needs the admin token to adopt them.
+  '0003-shard-tokens': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('shards').addColumn('admin_token', 'text').execute();
+    },
+  },
 });
 
 export function registryMigrationProvider(): MigrationProvider {

@@ -30,5 +30,7 @@ export interface RegistryDatabase {
     updated_ts: number;
     /** The Marina version the shard runs (see docs/controller.md, upgrades). */
     version: string;
+    /** The bearer token of its admin API, for a next controller to adopt it. */
+    admin_token: string | null;
   };
 }

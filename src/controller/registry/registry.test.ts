@@ -137,6 +137,7 @@ describe('Registry (SQLite file)', () => {
         state: 'running',
         updatedTs: 5,
         version: '0.1.0',
+        adminToken: null,
       },
       {
         id: 'shard-1',
@@ -146,6 +147,7 @@ describe('Registry (SQLite file)', () => {
         state: 'starting',
         updatedTs: 1,
         version: '0.1.0',
+        adminToken: null,
       },
     ]);
   });
@@ -196,6 +198,15 @@ describe('Registry (SQLite file)', () => {
     });
     await registry.removeShard('shard-0').catch(() => {});
     expect((await registry.listShards()).map((s) => s.id)).toEqual(['shard-0']);
+
+    // A new controller keeps the shards it adopted, as they are, and starts the others afresh.
+    await registry.updateShard('shard-0', { adminToken: 'secret', state: 'running', now: 5 });
+    await registry.prepareShards(['shard-0'], ['shard-1'], '0.3.0', 6);
+    expect(await registry.listShards()).toEqual([
+      expect.objectContaining({ id: 'shard-0', version: '0.2.0', adminToken: 'secret' }),
+      expect.objectContaining({ id: 'shard-1', version: '0.3.0', state: 'starting' }),
+    ]);
+    expect(await registry.getTenant('a.test')).toMatchObject({ shardId: 'shard-0' });
     await registry.setMetaValue('target_version', '0.2.0');
     expect(await registry.metaValue('target_version')).toBe('0.2.0');
   });

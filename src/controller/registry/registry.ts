@@ -40,6 +40,7 @@ export interface ShardRecord {
   readonly state: ShardState;
   readonly updatedTs: number;
   readonly version: string;
+  readonly adminToken: string | null;
 }
 
 /** How many tenants a shard holds. */
@@ -276,6 +277,7 @@ export class Registry {
         state: row.state as ShardState,
         updatedTs: row.updated_ts,
         version: row.version,
+        adminToken: row.admin_token,
       }))
       .sort((a, b) => compareShardIds(a.id, b.id));
   }
@@ -285,13 +287,30 @@ export class Registry {
    * starting its shards). Tenants of shards that are gone become unplaced.
    */
   async resetShards(ids: readonly string[], version: string, now: number): Promise<void> {
+    await this.prepareShards([], ids, version, now);
+  }
+
+  /**
+   * Makes the shards table hold the `kept` shards as they are (adopted by a new controller)
+   * and the `fresh` ones `starting` with no address; tenants of other shards become unplaced,
+   * and moves in progress end (each tenant stays where it was).
+   */
+  async prepareShards(
+    kept: readonly string[],
+    fresh: readonly string[],
+    version: string,
+    now: number,
+  ): Promise<void> {
+    const added = fresh.filter((id) => !kept.includes(id));
+    const ids = [...kept, ...added];
     await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('shards').execute();
-      if (ids.length > 0) {
+      const query = trx.deleteFrom('shards');
+      await (kept.length > 0 ? query.where('id', 'not in', kept) : query).execute();
+      if (added.length > 0) {
         await trx
           .insertInto('shards')
           .values(
-            ids.map((id) => ({
+            added.map((id) => ({
               id,
               admin_url: null,
               traffic_url: null,
@@ -302,6 +321,8 @@ export class Registry {
             })),
           )
           .execute();
+      }
+      if (ids.length > 0) {
         await trx
           .updateTable('tenants')
           .set({ shard_id: null })
@@ -399,6 +420,7 @@ export class Registry {
       adminUrl?: string | null;
       trafficUrl?: string | null;
       pid?: number | null;
+      adminToken?: string | null;
       state?: ShardState;
       now: number;
     },
@@ -409,6 +431,7 @@ export class Registry {
         ...(patch.adminUrl !== undefined ? { admin_url: patch.adminUrl } : {}),
         ...(patch.trafficUrl !== undefined ? { traffic_url: patch.trafficUrl } : {}),
         ...(patch.pid !== undefined ? { pid: patch.pid } : {}),
+        ...(patch.adminToken !== undefined ? { admin_token: patch.adminToken } : {}),
         ...(patch.state !== undefined ? { state: patch.state } : {}),
         updated_ts: patch.now,
       })
