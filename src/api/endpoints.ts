@@ -109,6 +109,8 @@ import { uploadMediaTo } from './client/media/upload-media-to.js';
 import { downloadMedia } from './client/media/download-media.js';
 import { downloadMediaLegacy } from './client/media/download-media-legacy.js';
 import { getMediaConfig } from './client/media/get-media-config.js';
+import { thumbnailMedia } from './client/media/thumbnail-media.js';
+import { thumbnailMediaLegacy } from './client/media/thumbnail-media-legacy.js';
 
 /** Every endpoint a tenant serves; the HTTP layer registers exactly these. */
 export const tenantEndpoints: readonly Endpoint[] = [
@@ -234,4 +236,7 @@ export const tenantEndpoints: readonly Endpoint[] = [
   downloadMedia,
   downloadMediaLegacy,
   getMediaConfig,
+  // Thumbnails (made on request, cached).
+  thumbnailMedia,
+  thumbnailMediaLegacy,
 ];

@@ -15,6 +15,7 @@ import {
   MediaRepository,
   type MediaSettings,
 } from '../services/media/media-repository.js';
+import { ThumbnailService } from '../services/media/thumbnail-service.js';
 import { connectPresenceActivity } from '../services/ephemeral/presence-from-events.js';
 import { connectDeviceStreams } from '../services/notifier/connect-device-streams.js';
 import { connectNotifier } from '../services/notifier/connect-notifier.js';
@@ -132,6 +133,14 @@ export async function startHomeserver(
         pushRules: accounts.pushRules,
       }),
       media,
+      thumbnails: new ThumbnailService({
+        db,
+        store: mediaStore,
+        media,
+        clock,
+        logger,
+        settings: { maxSourceBytes: config.max_thumbnail_source_bytes },
+      }),
     },
   };
   // Sync long-polls wake on every stream: room events, account data, receipts, typing, presence,

@@ -48,6 +48,8 @@ export const tenantConfigSchema = z.object({
    * creation time; absent: never frozen.
    */
   unauthenticated_media_freeze_ts: z.number().int().nonnegative().optional(),
+  /** Largest media (bytes) that is thumbnailed; larger: 413 M_TOO_LARGE. Default 20 MiB. */
+  max_thumbnail_source_bytes: z.number().int().positive().optional(),
   /** File with the tenant's Ed25519 signing keys, in Synapse's format. */
   signing_key_path: z.string().min(1),
   /** Keys the tenant signed with before, still published in `old_verify_keys`. */

@@ -5,6 +5,7 @@ import type { AccountServices } from './account-services.js';
 import type { E2eeServices } from './e2ee/e2ee-services.js';
 import type { EphemeralServices } from './ephemeral-services.js';
 import type { MediaRepository } from './media/media-repository.js';
+import type { ThumbnailService } from './media/thumbnail-service.js';
 import type { NotificationCounts } from './push/notification-counts.js';
 import type { RoomServices } from './rooms/room-services.js';
 import type { ServerKeys } from './server-keys/server-keys.js';
@@ -33,4 +34,6 @@ export interface TenantServices
   readonly notificationCounts: NotificationCounts;
   /** The content repository: uploads and downloads of the tenant's media. */
   readonly media: MediaRepository;
+  /** Thumbnails of the tenant's media, made on request and cached. */
+  readonly thumbnails: ThumbnailService;
 }

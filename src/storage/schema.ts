@@ -425,6 +425,18 @@ export interface MediaUsageTable {
   total_bytes: number;
 }
 
+/** A cached thumbnail of a media item; see migrations/0011-media-thumbnails.ts. */
+export interface MediaThumbnailsTable {
+  media_id: string;
+  width: number;
+  height: number;
+  /** `crop` or `scale`. */
+  method: string;
+  content_type: string;
+  size: number;
+  created_ts: number;
+}
+
 export interface Database {
   tenant_meta: TenantMetaTable;
   sequences: SequencesTable;
@@ -468,4 +480,5 @@ export interface Database {
   key_backup_sessions: KeyBackupSessionsTable;
   local_media: LocalMediaTable;
   media_usage: MediaUsageTable;
+  media_thumbnails: MediaThumbnailsTable;
 }

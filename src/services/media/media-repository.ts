@@ -179,6 +179,33 @@ export class MediaRepository {
     mediaId: string,
     options: { timeoutMs: number; signal?: AbortSignal; unauthenticated: boolean },
   ): Promise<OpenedMedia> {
+    const record = await this.resolve(serverName, mediaId, options);
+    const object = await this.store.get(storageKeyOf(mediaId));
+    if (object === undefined) {
+      this.logger.error(
+        { media_id: mediaId },
+        'media is recorded but missing from the media store',
+      );
+      throw notFound('Unknown media');
+    }
+    return {
+      contentType: record.contentType ?? DEFAULT_CONTENT_TYPE,
+      uploadName: record.uploadName,
+      size: object.size,
+      body: object.body,
+    };
+  }
+
+  /**
+   * The uploaded record of local media that may be served, with the same checks as `open`
+   * (remote, unknown, pending upload waited for, frozen), without opening its bytes: thumbnails
+   * served from their cache need no more.
+   */
+  async resolve(
+    serverName: string,
+    mediaId: string,
+    options: { timeoutMs: number; signal?: AbortSignal; unauthenticated: boolean },
+  ): Promise<MediaRecord & { uploadedTs: number }> {
     if (serverName !== this.serverName) {
       throw notFound(
         'Remote media is not available here (media over federation is not supported yet)',
@@ -198,20 +225,7 @@ export class MediaRepository {
     if (options.unauthenticated && this.isFrozen(record.uploadedTs)) {
       throw notFound('This media is only served by the authenticated endpoints');
     }
-    const object = await this.store.get(storageKeyOf(mediaId));
-    if (object === undefined) {
-      this.logger.error(
-        { media_id: mediaId },
-        'media is recorded but missing from the media store',
-      );
-      throw notFound('Unknown media');
-    }
-    return {
-      contentType: record.contentType ?? DEFAULT_CONTENT_TYPE,
-      uploadName: record.uploadName,
-      size: object.size,
-      body: object.body,
-    };
+    return { ...record, uploadedTs: record.uploadedTs };
   }
 
   /** Ends downloads waiting for uploads (the tenant is stopping). */

@@ -9,6 +9,7 @@ import * as m0007 from './0007-device-streams.js';
 import * as m0008 from './0008-e2ee-keys.js';
 import * as m0009 from './0009-key-backup.js';
 import * as m0010 from './0010-media.js';
+import * as m0011 from './0011-media-thumbnails.js';
 
 /**
  * Every migration, by name. Kysely applies them in name order and records each name in the
@@ -26,6 +27,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0008-e2ee-keys': m0008,
   '0009-key-backup': m0009,
   '0010-media': m0010,
+  '0011-media-thumbnails': m0011,
 });
 
 export function migrationNames(): string[] {
