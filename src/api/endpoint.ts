@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { TenantContext } from '../services/tenant-context.js';
+import type { ServerAuth } from '../services/federation/federation-contracts.js';
 import type { RequestAuth } from '../services/tokens/access-tokens.js';
 
-export type { RequestAuth };
+export type { RequestAuth, ServerAuth };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -12,19 +13,22 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
  * - `none`: anyone; an access token, if sent, is ignored.
  * - `user`: an access token is required (401 M_MISSING_TOKEN / M_UNKNOWN_TOKEN otherwise).
  * - `optional-user`: a token may be sent; if it is, it must be valid.
- * A later issue adds `server` (X-Matrix signatures).
+ * - `server`: another homeserver, by its X-Matrix signature (federation and its reads);
+ *   401 M_UNAUTHORIZED when unsigned, badly signed or addressed to another server.
  */
-export type AuthKind = 'none' | 'user' | 'optional-user';
+export type AuthKind = 'none' | 'user' | 'optional-user' | 'server';
 
 /** What `req.auth` holds for each auth kind. */
 export type AuthOf<A extends AuthKind> = A extends 'user'
   ? RequestAuth
   : A extends 'optional-user'
     ? RequestAuth | null
-    : null;
+    : A extends 'server'
+      ? ServerAuth
+      : null;
 
 /** What a handler receives: validated path parameters, query and body, and who is calling. */
-export interface EndpointRequest<Params, Query, Body, Auth = RequestAuth | null> {
+export interface EndpointRequest<Params, Query, Body, Auth = RequestAuth | ServerAuth | null> {
   readonly params: Params;
   readonly query: Query;
   readonly body: Body;

@@ -80,6 +80,14 @@ import { setRoomVisibility } from './client/directory/set-room-visibility.js';
 import { getPublicRooms } from './client/directory/get-public-rooms.js';
 import { queryPublicRooms } from './client/directory/query-public-rooms.js';
 import { getServerKeys } from './key/get-server-keys.js';
+import { receiveInvite } from './federation/membership/invite.js';
+import { makeJoin } from './federation/membership/make-join.js';
+import { makeKnock } from './federation/membership/make-knock.js';
+import { makeLeave } from './federation/membership/make-leave.js';
+import { sendJoin } from './federation/membership/send-join.js';
+import { sendKnock } from './federation/membership/send-knock.js';
+import { sendLeave } from './federation/membership/send-leave.js';
+import { queryServerKeys, queryServerKeysBatch } from './key/query-server-keys.js';
 import { getClientWellKnown } from './well-known/get-client-well-known.js';
 import { getServerWellKnown } from './well-known/get-server-well-known.js';
 import { upgradeRoom } from './client/rooms/upgrade-room.js';
@@ -113,9 +121,35 @@ import { thumbnailMedia } from './client/media/thumbnail-media.js';
 import { thumbnailMediaLegacy } from './client/media/thumbnail-media-legacy.js';
 
 /** Every endpoint a tenant serves; the HTTP layer registers exactly these. */
+import { sendTransaction } from './federation/transactions/send-transaction.js';
+import { downloadFederationMedia } from './federation/media/download-federation-media.js';
+import { thumbnailFederationMedia } from './federation/media/thumbnail-federation-media.js';
+import { getFederationEvent } from './federation/events/get-event.js';
+import { getState } from './federation/events/get-state.js';
+import { getStateIds } from './federation/events/get-state-ids.js';
+import { getMissingEvents } from './federation/events/get-missing-events.js';
+import { backfillRoom } from './federation/events/backfill.js';
+import { getEventAuth } from './federation/events/get-event-auth.js';
+import { federationTimestampToEvent } from './federation/events/timestamp-to-event.js';
+import { queryDirectory } from './federation/query/query-directory.js';
+import { queryProfile } from './federation/query/query-profile.js';
+import { getServerVersion } from './federation/version/get-server-version.js';
+import { getUserDevices } from './federation/keys/get-user-devices.js';
+import { requestOpenidToken } from './client/openid/request-openid-token.js';
+import { openidUserinfo } from './federation/openid/openid-userinfo.js';
+import { getSpaceHierarchy } from './client/spaces/get-space-hierarchy.js';
+import { getFederationHierarchy } from './federation/spaces/get-hierarchy.js';
+import { queryUserKeys } from './federation/keys/query-user-keys.js';
+import { claimUserKeys } from './federation/keys/claim-user-keys.js';
+import {
+  getFederationPublicRooms,
+  queryFederationPublicRooms,
+} from './federation/directory/get-public-rooms.js';
 export const tenantEndpoints: readonly Endpoint[] = [
   getVersions,
   getServerKeys,
+  queryServerKeys,
+  queryServerKeysBatch,
   getClientWellKnown,
   getServerWellKnown,
   // Accounts: registration, login and sessions, account management, devices, user data.
@@ -239,4 +273,39 @@ export const tenantEndpoints: readonly Endpoint[] = [
   // Thumbnails (made on request, cached).
   thumbnailMedia,
   thumbnailMediaLegacy,
+  // Federation: membership across servers (join, leave, knock, invite).
+  makeJoin,
+  sendJoin,
+  makeLeave,
+  sendLeave,
+  makeKnock,
+  sendKnock,
+  receiveInvite,
+  // Federation, inbound: transactions, the reads other servers make of rooms, queries.
+  sendTransaction,
+  getFederationEvent,
+  getState,
+  getStateIds,
+  getMissingEvents,
+  backfillRoom,
+  getEventAuth,
+  federationTimestampToEvent,
+  queryDirectory,
+  queryProfile,
+  getServerVersion,
+  getFederationPublicRooms,
+  queryFederationPublicRooms,
+  // Federation: end-to-end encryption keys of local users.
+  getUserDevices,
+  queryUserKeys,
+  claimUserKeys,
+  // OpenID: tokens users hand to third parties, and their check.
+  requestOpenidToken,
+  openidUserinfo,
+  // Spaces: the hierarchy under a room, for clients and for other servers.
+  getSpaceHierarchy,
+  getFederationHierarchy,
+  // Federation: this server's media for other servers.
+  downloadFederationMedia,
+  thumbnailFederationMedia,
 ];

@@ -8,6 +8,15 @@ export function parseListenAddress(text: string): { host: string; port: number }
   return { host: (match[1] ?? match[2]) as string, port };
 }
 
+/**
+ * The URL a process on this machine reaches a listener at, by address (wildcards → loopback),
+ * so that no name lookup picks the other IP family.
+ */
+export function loopbackUrl(host: string, port: number): string {
+  const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
+}
+
 /** The URL clients on this machine use to reach a listener (wildcard addresses → localhost). */
 export function localBaseUrl(host: string, port: number): string {
   const wildcard = host === '0.0.0.0' || host === '::' || host === '127.0.0.1' || host === '::1';

@@ -173,6 +173,7 @@ export class LocalTenantStore {
           ? { ...config.media_store, path: resolve(dir, config.media_store.path) }
           : config.media_store,
       signing_key_path: resolve(dir, config.signing_key_path),
+      federation_ca_files: config.federation_ca_files.map((file) => resolve(dir, file)),
     };
   }
 }

@@ -49,6 +49,9 @@ const DEFAULT_STATUS = {
   M_UNACTIONABLE: 400,
   M_BAD_ALIAS: 400,
   M_INVALID_SIGNATURE: 400,
+  // Federation: restricted joins (server-server API "make_join", "send_join").
+  M_UNABLE_TO_AUTHORISE_JOIN: 400,
+  M_UNABLE_TO_GRANT_JOIN: 400,
 } as const satisfies Record<string, number>;
 
 export type Errcode = keyof typeof DEFAULT_STATUS;

@@ -16,6 +16,11 @@ import {
   type MediaSettings,
 } from '../services/media/media-repository.js';
 import { ThumbnailService } from '../services/media/thumbnail-service.js';
+import { RemoteMedia } from '../services/media/remote-media.js';
+import { createFederationServices } from '../services/federation/federation-services.js';
+import { connectOutboundFederation } from '../services/federation/connect-outbound.js';
+import { readCaFiles } from '../services/federation/internet-federation.js';
+import type { FederationTransport } from '../services/federation/federation-contracts.js';
 import { connectPresenceActivity } from '../services/ephemeral/presence-from-events.js';
 import { connectDeviceStreams } from '../services/notifier/connect-device-streams.js';
 import { connectNotifier } from '../services/notifier/connect-notifier.js';
@@ -42,11 +47,21 @@ export interface HomeserverDeps {
   refreshableAccessTokenLifetimeMs?: number;
   /** The process's SQLite WAL checkpointer, so that checkpoints never run inside a commit. */
   walCheckpointer?: WalCheckpointer;
+  /** How the hosting process reaches the other tenants of its deployment (through the router). */
+  federationTransport?: FederationTransport;
 }
+
+/** Outbound federation due within this long keeps a tenant from hibernating. */
+const OUTBOUND_WORK_HORIZON_MS = 60_000;
 
 /** One running tenant: its context, and `stop()` to free everything it holds. */
 export interface Homeserver {
   readonly context: TenantContext;
+  /**
+   * Whether it has background work to finish soon (outbound federation due within a minute), so
+   * that its host should not hibernate it yet. Work due later resumes when it next starts.
+   */
+  busy(): boolean;
   stop(): Promise<void>;
 }
 
@@ -108,6 +123,36 @@ export async function startHomeserver(
     logger,
     accountData: accounts.accountData,
   });
+  const federation = createFederationServices({
+    config,
+    db,
+    clock,
+    logger,
+    serverKeys,
+    transport: deps.federationTransport,
+    extraCaPems: await readCaFiles(config.federation_ca_files),
+    rooms,
+    users: accounts.users,
+    edus: {
+      typing: ephemeral.typing,
+      receipts: ephemeral.receipts,
+      presence: ephemeral.presence,
+      memberships: ephemeral.membershipLookup,
+      deviceLists: accounts.deviceLists,
+      toDevice: accounts.toDevice,
+    },
+  });
+  // Other servers' media: fetched over federation, cached in the tenant's media store.
+  media.useRemote(
+    new RemoteMedia({
+      db,
+      store: mediaStore,
+      clock,
+      logger,
+      client: federation.binaryClient,
+      maxBytes: media.settings.maxUploadBytes,
+    }),
+  );
   const context: TenantContext = {
     serverName: config.server_name,
     config,
@@ -126,6 +171,8 @@ export async function startHomeserver(
         deviceLists: accounts.deviceLists,
         uia: accounts.uia,
         users: accounts.users,
+        federation: federation.client,
+        logger,
       }),
       notificationCounts: new NotificationCounts({
         db,
@@ -141,6 +188,7 @@ export async function startHomeserver(
         logger,
         settings: { maxSourceBytes: config.max_thumbnail_source_bytes },
       }),
+      federation,
     },
   };
   // Sync long-polls wake on every stream: room events, account data, receipts, typing, presence,
@@ -149,14 +197,26 @@ export async function startHomeserver(
   const disconnectDeviceStreams = connectDeviceStreams(ephemeral.notifier, context.services);
   // Sending an event is presence activity.
   const disconnectPresence = connectPresenceActivity(ephemeral.presence, rooms.roomEvents);
+  // This server's events and its users' EDUs go to the other servers (and the queue resumes).
+  const stopOutboundFederation = connectOutboundFederation({
+    serverName: config.server_name,
+    db,
+    logger,
+    outbound: federation.outbound,
+    roomEvents: rooms.roomEvents,
+    sources: { ...ephemeral, deviceLists: accounts.deviceLists, toDevice: accounts.toDevice },
+  });
   logger.info({ signing_key_id: signingKey.keyId, database: db.dialect }, 'homeserver started');
   return {
     context,
+    busy: () => federation.outbound.hasWorkDueWithin(OUTBOUND_WORK_HORIZON_MS),
     stop: () =>
       stopHomeserver(db, logger, async () => {
         disconnectNotifier();
         disconnectDeviceStreams();
         disconnectPresence();
+        await stopOutboundFederation();
+        federation.close();
         await stopEphemeralServices(ephemeral);
         media.stop();
         await mediaStore.close();

@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
+import type { JsonValue } from '../core/canonical-json.js';
 import { guestAccessForbidden, missingToken } from '../core/errors.js';
-import type { Endpoint, RequestAuth } from '../api/endpoint.js';
+import { parseJsonBody } from './request-input.js';
+import type { Endpoint, RequestAuth, ServerAuth } from '../api/endpoint.js';
 import type { TenantContext } from '../services/tenant-context.js';
 
 /**
@@ -26,8 +28,19 @@ export async function authenticate(
   endpoint: Endpoint,
   tenant: TenantContext,
   req: FastifyRequest,
-): Promise<RequestAuth | null> {
+): Promise<RequestAuth | ServerAuth | null> {
   if (endpoint.auth === 'none') return null;
+  if (endpoint.auth === 'server') {
+    // The signature covers the parsed body: a body that is not JSON is refused before.
+    const raw = req.body as Buffer | undefined;
+    return tenant.services.federation.requestAuth.authenticate({
+      method: req.method,
+      uri: req.url,
+      authorization: req.headers.authorization,
+      content:
+        raw === undefined || raw.length === 0 ? undefined : (parseJsonBody(raw) as JsonValue),
+    });
+  }
   const token = accessTokenOf(req);
   if (token === undefined) {
     if (endpoint.auth === 'optional-user') return null;

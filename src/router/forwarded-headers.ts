@@ -59,6 +59,8 @@ export interface ForwardingFacts {
   /** Whether the peer is a trusted proxy, whose own forwarding headers are then extended. */
   readonly peerTrusted: boolean;
   readonly requestId: string;
+  /** How the client reached the router (default `http`; `https` on its TLS listener). */
+  readonly proto?: 'http' | 'https';
 }
 
 /** The headers the shard gets: the client's end-to-end ones, then the router's own. */
@@ -87,7 +89,10 @@ export function upstreamRequestHeaders(
     'X-Forwarded-For',
     forwardedFor ? `${forwardedFor}, ${facts.peerAddress}` : facts.peerAddress,
   );
-  headers.push('X-Forwarded-Proto', firstListEntry(trusted('x-forwarded-proto')) ?? 'http');
+  headers.push(
+    'X-Forwarded-Proto',
+    firstListEntry(trusted('x-forwarded-proto')) ?? facts.proto ?? 'http',
+  );
   if (facts.originalHost !== undefined) headers.push('X-Forwarded-Host', facts.originalHost);
   headers.push('X-Request-Id', facts.requestId);
   return headers;

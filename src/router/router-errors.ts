@@ -22,8 +22,17 @@ export function sendRouterError(res: ServerResponse, error: MatrixError): void {
   res.end(body);
 }
 
+/** The header of the router's answer for a host none of its tenants claims. */
+export const UNKNOWN_HOST_HEADER = 'X-Marina-Unknown-Host';
+
+/**
+ * No tenant claims the host. `X-Marina-Unknown-Host` tells a tenant of this deployment that sent
+ * a federation request here that the destination is elsewhere: it then uses server discovery.
+ */
 export const noHomeserverAt = (host: string | undefined) =>
-  new MatrixError('M_NOT_FOUND', `No homeserver is served at host ${host ?? '(none)'}`);
+  new MatrixError('M_NOT_FOUND', `No homeserver is served at host ${host ?? '(none)'}`, {
+    headers: { [UNKNOWN_HOST_HEADER]: '1' },
+  });
 
 export const internalPathRefused = () =>
   new MatrixError('M_UNRECOGNIZED', 'Unrecognized request', { status: 404 });

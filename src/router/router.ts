@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { unknownError, type MatrixError } from '../core/errors.js';
@@ -49,6 +50,18 @@ export interface RouterOptions {
   readonly firstPlacementWaitMs?: number;
   /** How long `stop()` lets in-flight requests finish before cutting them (default 5 s). */
   readonly stopGraceMs?: number;
+  /**
+   * A second listener serving the same routing over HTTPS (TLS terminated here), e.g. on
+   * 0.0.0.0:8448 for federation: the certificate chain and key, PEM.
+   */
+  readonly tls?: RouterTlsOptions;
+}
+
+export interface RouterTlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  /** Where to listen for HTTPS; port 0 picks a free port. */
+  readonly listen: { host: string; port: number };
 }
 
 /** How many times a request a shard did not serve (its tenant had left) is sent again. */
@@ -66,6 +79,8 @@ export class Router {
   private readonly firstTable: Promise<void>;
   private tableArrived!: () => void;
   private readonly server: Server;
+  /** The HTTPS listener (`tls` option), same routing. */
+  private readonly tlsServer: Server | undefined;
   private readonly agents = new ShardAgents();
   private readonly shardOutages: OutageLog;
   private readonly trustedProxies: TrustedProxies;
@@ -76,15 +91,20 @@ export class Router {
     this.trustedProxies = TrustedProxies.parse(options.trustedProxies ?? []);
     this.shardOutages = new OutageLog(options.logger);
     this.firstTable = new Promise((resolve) => (this.tableArrived = resolve));
-    this.server = createServer(
-      // Uploads may take long (media); headers must still come within headersTimeout.
-      { requestTimeout: 0 },
-      (req, res) =>
-        void this.handle(req, res).catch((error: unknown) => {
-          options.logger.error({ err: error }, 'router failed on a request');
-          sendRouterError(res, unknownError());
-        }),
-    );
+    const handler = (proto: 'http' | 'https') => (req: IncomingMessage, res: ServerResponse) =>
+      void this.handle(req, res, proto).catch((error: unknown) => {
+        options.logger.error({ err: error }, 'router failed on a request');
+        sendRouterError(res, unknownError());
+      });
+    // Uploads may take long (media); headers must still come within headersTimeout.
+    this.server = createServer({ requestTimeout: 0 }, handler('http'));
+    this.tlsServer =
+      options.tls === undefined
+        ? undefined
+        : createTlsServer(
+            { requestTimeout: 0, cert: options.tls.cert, key: options.tls.key },
+            handler('https'),
+          );
   }
 
   /** Listens and starts following the placement. */
@@ -92,6 +112,15 @@ export class Router {
     const router = new Router(options);
     router.server.listen(options.listen.port, options.listen.host);
     await once(router.server, 'listening');
+    if (router.tlsServer !== undefined && options.tls !== undefined) {
+      router.tlsServer.listen(options.tls.listen.port, options.tls.listen.host);
+      try {
+        await once(router.tlsServer, 'listening');
+      } catch (error) {
+        router.server.close();
+        throw error;
+      }
+    }
     options.source.start((placement) => router.usePlacement(placement));
     return router;
   }
@@ -99,6 +128,12 @@ export class Router {
   get port(): number {
     const address = this.server.address();
     return typeof address === 'object' && address ? address.port : this.options.listen.port;
+  }
+
+  /** The port of the HTTPS listener (undefined without `tls`). */
+  get tlsPort(): number | undefined {
+    const address = this.tlsServer?.address();
+    return typeof address === 'object' && address ? address.port : this.options.tls?.listen.port;
   }
 
   /** Requests waiting for a placement now: held while their tenant moves, or to replay. */
@@ -119,12 +154,14 @@ export class Router {
     await this.options.source.stop();
     // Held requests get their 503 now rather than when the grace period cuts them.
     this.waiters.close();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    const cut = setTimeout(
-      () => this.server.closeAllConnections(),
-      this.options.stopGraceMs ?? 5_000,
+    const servers = [this.server, ...(this.tlsServer ? [this.tlsServer] : [])];
+    const closed = Promise.all(
+      servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
     );
+    for (const server of servers) server.closeIdleConnections();
+    const cut = setTimeout(() => {
+      for (const server of servers) server.closeAllConnections();
+    }, this.options.stopGraceMs ?? 5_000);
     await closed;
     clearTimeout(cut);
     this.agents.destroy();
@@ -148,7 +185,11 @@ export class Router {
     );
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    proto: 'http' | 'https',
+  ): Promise<void> {
     const started = performance.now();
     const peerAddress = plainAddress(req.socket.remoteAddress ?? '');
     const peerTrusted = this.trustedProxies.includes(peerAddress);
@@ -220,6 +261,7 @@ export class Router {
               peerAddress,
               peerTrusted,
               requestId,
+              proto,
             }),
             body,
             mayReplay: replays < MAX_REPLAYS,

@@ -14,6 +14,7 @@ import { Profiles } from './profiles/profiles.js';
 import { PushRules } from './push/push-rules.js';
 import { AccessTokens } from './tokens/access-tokens.js';
 import { LoginTokens } from './tokens/login-tokens.js';
+import { OpenidTokens } from './tokens/openid-tokens.js';
 import { UserInteractiveAuth } from './user-interactive-auth/user-interactive-auth.js';
 import { Registration } from './users/registration.js';
 import { RegistrationTokens } from './users/registration-tokens.js';
@@ -42,6 +43,8 @@ export interface AccountServices {
   readonly pushRules: PushRules;
   /** Server-side key backups (`room_keys`). */
   readonly keyBackup: KeyBackup;
+  /** OpenID tokens users hand to third parties (`/openid/request_token`, `/openid/userinfo`). */
+  readonly openidTokens: OpenidTokens;
 }
 
 export interface AccountServicesDeps {
@@ -83,7 +86,10 @@ export function createAccountServices(deps: AccountServicesDeps): AccountService
   users.deactivated.add(({ userId }) => pushRules.forgetUser(userId));
   const keyBackup = new KeyBackup(db);
   users.deactivated.add(({ userId }) => keyBackup.forgetUser(userId));
+  const openidTokens = new OpenidTokens(db, clock, config.server_name);
+  users.deactivated.add(({ userId }) => openidTokens.forgetUser(userId));
   return {
+    openidTokens,
     passwords,
     accessTokens,
     loginTokens,

@@ -62,6 +62,23 @@ export const tenantConfigSchema = z.object({
       }),
     )
     .default([]),
+  /**
+   * Destinations reached over plain HTTP at `host:port` instead of by server discovery and TLS:
+   * for tests and private deployments only (server name → `host:port`; empty by default).
+   */
+  federation_plain_http: z.record(z.string().min(1), z.string().min(1)).default({}),
+  /** PEM files of CAs trusted for federation TLS besides the system's (private deployments, tests). */
+  federation_ca_files: z.array(z.string().min(1)).default([]),
+  /** Notaries asked for other servers' keys when a server cannot be asked itself; none by default. */
+  federation_trusted_key_servers: z
+    .array(
+      z.object({
+        server_name: z.string().min(1),
+        /** Key ID → unpadded base64 public key that the notary's answers must be signed with. */
+        verify_keys: z.record(z.string().min(1), z.string().min(1)),
+      }),
+    )
+    .default([]),
   registration_mode: z.enum(['open', 'token', 'closed']).default('closed'),
   /** Whether `POST /register?kind=guest` may create guest accounts. */
   allow_guest_access: z.boolean().default(false),

@@ -4,6 +4,7 @@ import type { TenantDatabase } from '../storage/tenant-database.js';
 import type { AccountServices } from './account-services.js';
 import type { E2eeServices } from './e2ee/e2ee-services.js';
 import type { EphemeralServices } from './ephemeral-services.js';
+import type { FederationServices } from './federation/federation-services.js';
 import type { MediaRepository } from './media/media-repository.js';
 import type { ThumbnailService } from './media/thumbnail-service.js';
 import type { NotificationCounts } from './push/notification-counts.js';
@@ -36,4 +37,6 @@ export interface TenantServices
   readonly media: MediaRepository;
   /** Thumbnails of the tenant's media, made on request and cached. */
   readonly thumbnails: ThumbnailService;
+  /** The server-server API: keys, signed requests, and (as it grows) inbound and outbound work. */
+  readonly federation: FederationServices;
 }

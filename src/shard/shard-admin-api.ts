@@ -86,6 +86,7 @@ function tenantConfigFrom(serverName: string, body: unknown): TenantConfig {
   if (config.media_store.kind === 'local')
     paths.push(['media_store.path', config.media_store.path]);
   if (config.database.dialect === 'sqlite') paths.push(['database.path', config.database.path]);
+  config.federation_ca_files.forEach((file, i) => paths.push([`federation_ca_files.${i}`, file]));
   for (const [field, path] of paths) {
     if (!isAbsolute(path)) throw invalidParam(`config.${field} must be an absolute path`);
   }

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatSigningKeyFile, generateSigningKey } from '../protocol/signing-key.js';
-import type { TenantConfig } from '../services/tenant-config.js';
+import { tenantConfigSchema, type TenantConfig } from '../services/tenant-config.js';
 import { Shard } from './shard.js';
 
 /**
@@ -30,7 +30,7 @@ describe('shard log lines about requests', () => {
     await mkdir(tenantDir, { recursive: true });
     const signingKeyPath = join(tenantDir, 'signing.key');
     await writeFile(signingKeyPath, formatSigningKeyFile([generateSigningKey()]));
-    return {
+    return tenantConfigSchema.parse({
       server_name: serverName,
       hostnames: [serverName],
       database: { dialect: 'sqlite', path: join(tenantDir, 'homeserver.db') },
@@ -40,7 +40,7 @@ describe('shard log lines about requests', () => {
       registration_mode: 'open',
       allow_guest_access: false,
       registration_shared_secret: randomBytes(32).toString('base64url'),
-    };
+    });
   }
 
   const inject = (

@@ -7,6 +7,7 @@ import type { PasswordHasherOptions } from '../services/passwords/password-hashe
 import type { TenantConfig } from '../services/tenant-config.js';
 import { WalCheckpointer } from '../storage/wal-checkpointer.js';
 import { isLongPoll } from './long-poll.js';
+import { RouterFederationTransport } from './router-federation-transport.js';
 import { ShardMetrics } from './shard-metrics.js';
 import { TenantTurns } from './tenant-turns.js';
 import {
@@ -35,6 +36,11 @@ export interface ShardOptions {
   /** Times activity and idleness (tests pass a manual clock). */
   clock?: Clock;
   passwordHashing?: PasswordHasherOptions;
+  /**
+   * The router's traffic URL: tenants reach the other tenants of the deployment through it
+   * (see RouterFederationTransport). Absent: only by Internet discovery.
+   */
+  federationRouterUrl?: string;
 }
 
 export const DEFAULT_IDLE_HIBERNATE_MS = 5 * 60_000;
@@ -58,9 +64,15 @@ export class Shard {
   readonly #idleHibernateMs: number;
   /** Requests start in turns across tenants (see TenantTurns). */
   readonly #turns = new TenantTurns<TenantHost>();
+  /** Shared by the shard's tenants: which destinations the router said are not here. */
+  readonly #federationTransport: RouterFederationTransport | undefined;
 
   private constructor(options: ShardOptions) {
     this.#options = options;
+    this.#federationTransport =
+      options.federationRouterUrl === undefined
+        ? undefined
+        : new RouterFederationTransport(options.federationRouterUrl, options.clock ?? systemClock);
     this.#walCheckpointer = new WalCheckpointer(options.logger);
     this.metrics = new ShardMetrics(() => this.#tenants.values());
     this.app = createHttpApp({
@@ -191,6 +203,7 @@ export class Shard {
           defaultPublicBaseUrl: this.#options.publicBaseUrlFor(tenantConfig.server_name, this.port),
           walCheckpointer: this.#walCheckpointer,
           passwordHashing: this.#options.passwordHashing,
+          federationTransport: this.#federationTransport,
         }),
     });
   }

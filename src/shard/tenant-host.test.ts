@@ -8,7 +8,7 @@ import { MatrixError } from '../core/errors.js';
 import { startHomeserver } from '../homeserver/homeserver.js';
 import type { TenantAdmission } from '../http/http-app.js';
 import { formatSigningKeyFile, generateSigningKey } from '../protocol/signing-key.js';
-import type { TenantConfig } from '../services/tenant-config.js';
+import { tenantConfigSchema, type TenantConfig } from '../services/tenant-config.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { DEFAULT_TENANT_LIMITS, TenantHost, type TenantLimits } from './tenant-host.js';
 
@@ -40,7 +40,7 @@ async function tenantConfig(serverName = 'alpha.test'): Promise<TenantConfig> {
   await mkdir(tenantDir, { recursive: true });
   const signingKeyPath = join(tenantDir, 'signing.key');
   await writeFile(signingKeyPath, formatSigningKeyFile([generateSigningKey()]));
-  return {
+  return tenantConfigSchema.parse({
     server_name: serverName,
     hostnames: [serverName],
     database: { dialect: 'sqlite', path: join(tenantDir, 'homeserver.db') },
@@ -50,7 +50,7 @@ async function tenantConfig(serverName = 'alpha.test'): Promise<TenantConfig> {
     registration_mode: 'closed',
     allow_guest_access: false,
     registration_shared_secret: randomBytes(32).toString('base64url'),
-  };
+  });
 }
 
 function host(config: TenantConfig, limits: Partial<TenantLimits> = {}): TenantHost {
@@ -126,6 +126,23 @@ describe('TenantHost', () => {
     expect(tenant.state).toBe('hibernated');
     // Its database is closed: nothing of the homeserver is left running.
     await expect(admission.context.db.read(async () => 1)).rejects.toThrow(/closed/);
+  });
+
+  it('does not hibernate a tenant that still has outbound federation due soon', async () => {
+    const tenant = host(await tenantConfig());
+    const admission = await tenant.admit(ordinary);
+    // Another server that cannot be reached: its sender backs off for a second, then retries.
+    await admission.context.services.federation.outbound.enqueueEdu(
+      'nowhere.invalid',
+      'm.presence',
+      {
+        push: [],
+      },
+    );
+    admission.release();
+    clock.advance(IDLE_MS * 2);
+    expect(tenant.hibernateIfIdle()).toBe(false);
+    expect(tenant.state).toBe('awake');
   });
 
   it('keeps the data across hibernation and wakes on the next request', async () => {

@@ -235,6 +235,8 @@ export class TenantHost {
     if (this.#state !== 'awake' || this.#active > 0) return false;
     const idleFor = this.#options.clock.now() - (this.#lastActive ?? 0);
     if (idleFor < this.#options.idleHibernateMs) return false;
+    // Idle for clients, but still sending to other servers: not yet.
+    if (this.#homeserver?.busy() === true) return false;
     void this.hibernate();
     return true;
   }

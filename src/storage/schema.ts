@@ -437,6 +437,50 @@ export interface MediaThumbnailsTable {
   created_ts: number;
 }
 
+/** A signing key of another server; see migrations/0012-federation.ts. */
+export interface RemoteServerKeysTable {
+  server_name: string;
+  key_id: string;
+  public_key: string;
+  valid_until_ts: number;
+  /** Set for old keys: signatures made after it are refused. */
+  expired_ts: number | null;
+  fetched_ts: number;
+  /** The server's signed key document (JSON text) the key was last seen in. */
+  key_response: string;
+}
+
+/** A transaction received from another server, and what it was answered. */
+export interface FederationInboundTxnsTable {
+  origin: string;
+  txn_id: string;
+  /** JSON text. */
+  response: string;
+  received_ts: number;
+}
+
+/** Backoff state of one destination of outbound federation. */
+export interface FederationDestinationsTable {
+  destination: string;
+  failures: number;
+  retry_at_ts: number;
+  last_success_ts: number | null;
+  last_error: string | null;
+}
+
+/** One PDU or EDU a destination still has to be sent. */
+export interface FederationOutboundTable {
+  destination: string;
+  queue_id: number;
+  kind: 'pdu' | 'edu';
+  /** For `pdu`. */
+  event_id: string | null;
+  /** For `edu`. */
+  edu_type: string | null;
+  /** For `edu`: the content as JSON text. */
+  content: string | null;
+}
+
 export interface Database {
   tenant_meta: TenantMetaTable;
   sequences: SequencesTable;
@@ -481,4 +525,31 @@ export interface Database {
   local_media: LocalMediaTable;
   media_usage: MediaUsageTable;
   media_thumbnails: MediaThumbnailsTable;
+  remote_server_keys: RemoteServerKeysTable;
+  federation_inbound_txns: FederationInboundTxnsTable;
+  federation_destinations: FederationDestinationsTable;
+  federation_outbound: FederationOutboundTable;
+  openid_tokens: OpenidTokensTable;
+  remote_media_cache: RemoteMediaCacheTable;
+}
+
+/** An OpenID token, kept as its SHA-256 (hex), valid until `expires_ts`. */
+export interface OpenidTokensTable {
+  token_hash: string;
+  user_id: string;
+  expires_ts: number;
+}
+
+/** Another server's media cached here; see migrations/0015-remote-media.ts. */
+export interface RemoteMediaCacheTable {
+  origin: string;
+  media_id: string;
+  /** The local name of the cached bytes (`remote/…`) and of their thumbnails. */
+  cache_id: string;
+  content_type: string;
+  upload_name: string | null;
+  size: number;
+  /** Hex SHA-256 of the content. */
+  sha256: string;
+  fetched_ts: number;
 }

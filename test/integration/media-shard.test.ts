@@ -177,12 +177,13 @@ describe('media on S3 in a real shard process', () => {
     );
     expect(warmUp.status).toBe(200);
 
-    // Two uploads, each measured: garbage the collector has not reached yet sometimes adds a
-    // spike to one measure (12 MiB usually, once 32 MiB on a quiet machine); a shard that held
-    // the upload whole would grow by 50 MB in both.
+    // Three uploads, each measured: garbage the collector has not reached yet sometimes adds a
+    // spike to a measure (12 MiB usually; 32–34 MiB, once 61 MiB, seen with other tests running
+    // beside it); a shard that held the upload whole would grow by 50 MB in every one, so the
+    // smallest growth is what is bounded.
     const growths: number[] = [];
     let big: Awaited<ReturnType<typeof streamUpload>> | undefined;
-    for (const name of ['big-1.bin', 'big-2.bin']) {
+    for (const name of ['big-1.bin', 'big-2.bin', 'big-3.bin']) {
       const baseline = await rssBytes(pid);
       let peak = baseline;
       let sampling = true;
@@ -202,7 +203,6 @@ describe('media on S3 in a real shard process', () => {
         `shard RSS during a 50 MB upload: baseline ${(baseline / 2 ** 20).toFixed(1)} MiB, ` +
           `peak ${(peak / 2 ** 20).toFixed(1)} MiB, growth ${(growth / 2 ** 20).toFixed(1)} MiB`,
       );
-      expect(growth).toBeLessThan(BIG);
     }
     expect(Math.min(...growths)).toBeLessThan(MAX_RSS_GROWTH);
     big = big!;
@@ -239,12 +239,17 @@ describe('media on S3 in a real shard process', () => {
     expect(betaKeys).toEqual([storageKeyOf(betaId)]);
     expect(sha256(await s3.read('beta-media', storageKeyOf(betaId)))).toBe(beta.sha256);
 
-    // Beta does not know alpha's media: neither as its own nor as alpha's (no media federation yet).
-    for (const path of [`${DOWNLOAD}/beta.test/${alphaId}`, `${DOWNLOAD}/alpha.test/${alphaId}`]) {
-      const response = await shard.call('beta.test', 'GET', path, { token: tokens['beta.test'] });
-      expect(response.status).toBe(404);
-      expect(response.body.errcode).toBe('M_NOT_FOUND');
-    }
+    // Beta does not know alpha's media as its own; as alpha's it would fetch it over federation,
+    // but this lone shard has no router to reach alpha through: 502, nothing cached.
+    const asOwn = await shard.call('beta.test', 'GET', `${DOWNLOAD}/beta.test/${alphaId}`, {
+      token: tokens['beta.test'],
+    });
+    expect(asOwn).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND' } });
+    const asAlphas = await shard.call('beta.test', 'GET', `${DOWNLOAD}/alpha.test/${alphaId}`, {
+      token: tokens['beta.test'],
+    });
+    expect(asAlphas).toMatchObject({ status: 502, body: { errcode: 'M_UNKNOWN' } });
+    expect(await s3.keys('beta-media')).toEqual([storageKeyOf(betaId)]);
     const own = await shard.call('alpha.test', 'GET', `${DOWNLOAD}/alpha.test/${alphaId}`, {
       token: tokens['alpha.test'],
     });

@@ -343,8 +343,9 @@ describe.each([
         token: alice,
       },
     );
-    expect(remote.status).toBe(404);
-    expect(remote.json.errcode).toBe('M_NOT_FOUND');
+    // A server that cannot be reached (remote thumbnails: media-federation.test.ts).
+    expect(remote.status).toBe(502);
+    expect(remote.json.errcode).toBe('M_UNKNOWN');
     // A pending asynchronous upload, not waited for: 504 M_NOT_YET_UPLOADED.
     const created = await send(server, 'POST', CREATE, { token: alice });
     const pending = await thumbnail(

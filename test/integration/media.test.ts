@@ -261,12 +261,13 @@ describe.each([
     });
     expect(unknown.status).toBe(404);
     expect(unknown.json.errcode).toBe('M_NOT_FOUND');
-    // Federation of media does not exist yet: remote media is not found.
+    // Another server's media, from a server that cannot be reached: 502 (media over federation
+    // itself: test/integration/media-federation.test.ts).
     const remote = await send(server, 'GET', `${DOWNLOAD}/elsewhere.test/SomeMedia`, {
       token: alice,
     });
-    expect(remote.status).toBe(404);
-    expect(remote.json.errcode).toBe('M_NOT_FOUND');
+    expect(remote.status).toBe(502);
+    expect(remote.json.errcode).toBe('M_UNKNOWN');
     const bad = await send(server, 'GET', `${DOWNLOAD}/alpha.test/..%2F..%2Fetc`, { token: alice });
     expect(bad.status).toBe(400);
     expect(bad.json.errcode).toBe('M_INVALID_PARAM');

@@ -220,9 +220,10 @@ describe('room aliases and the room directory', () => {
       const own = await alice.ok('POST', '/publicRooms?server=alpha.test', { limit: 1 });
       expect(own.chunk).toHaveLength(1);
 
+      // Another server's directory is asked of it; one that cannot be reached: 502.
       expect(await alice.call('POST', '/publicRooms?server=elsewhere.test', {})).toMatchObject({
-        status: 404,
-        body: { errcode: 'M_NOT_FOUND', error: expect.stringContaining('federation') },
+        status: 502,
+        body: { errcode: 'M_UNKNOWN', error: expect.stringContaining('elsewhere.test') },
       });
       expect(await server.call('GET', `${V3}/publicRooms?since=garbage`)).toMatchObject({
         status: 400,

@@ -118,13 +118,13 @@ describe('room membership', () => {
     });
   });
 
-  it('invites: other servers need federation (403), unknown users are 404, non-members 403', async () => {
+  it('invites: an unreachable server is 502 (federation), unknown users 404, non-members 403', async () => {
     const roomId = await alice.createRoom();
     expect(
       await alice.call('POST', `/rooms/${enc(roomId)}/invite`, { user_id: '@x:elsewhere.test' }),
     ).toMatchObject({
-      status: 403,
-      body: { errcode: 'M_FORBIDDEN', error: expect.stringContaining('federation') },
+      status: 502,
+      body: { errcode: 'M_UNKNOWN', error: expect.stringContaining('could not be reached') },
     });
     expect(
       await alice.call('POST', `/rooms/${enc(roomId)}/invite`, { user_id: '@ghost:alpha.test' }),

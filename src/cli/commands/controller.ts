@@ -16,6 +16,7 @@ interface ControllerCommandOptions extends ControllerKnobOptions {
   dataDir: string;
   listen: string;
   leaveShardsRunning?: boolean;
+  routerUrl?: string;
 }
 
 /**
@@ -40,6 +41,10 @@ export function registerControllerCommand(program: Command): void {
       '--leave-shards-running',
       'on SIGTERM/SIGINT stop the controller alone: the shards keep serving and the next controller adopts them',
     )
+    .option(
+      '--router-url <url>',
+      "the router's traffic URL, passed to the shards as --federation-router (tenants reach each other through it)",
+    )
     // `marina controller --data-dir DIR backup FILE`: options before a subcommand are its own.
     .enablePositionalOptions();
   registerBackupCommands(command);
@@ -47,6 +52,9 @@ export function registerControllerCommand(program: Command): void {
     const listen = parseListenAddress(options.listen);
     const loopback = ['127.0.0.1', '::1', 'localhost'].includes(listen.host);
     const knobs = parseControllerKnobs(options);
+    if (options.routerUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(options.routerUrl)) {
+      throw new Error(`--router-url wants http://HOST:PORT, not "${options.routerUrl}"`);
+    }
     const logger = createProcessLogger('marina-controller');
     if (!loopback) {
       logger.warn(
@@ -66,6 +74,7 @@ export function registerControllerCommand(program: Command): void {
       ...knobs,
       version: marinaVersion(),
       shardsOutliveController: true,
+      shardArgs: options.routerUrl === undefined ? [] : ['--federation-router', options.routerUrl],
       leaveShardsOnStop: options.leaveShardsRunning === true,
       shardOutput: {
         stdout: (line) => process.stdout.write(`${line}\n`),

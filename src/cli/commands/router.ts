@@ -3,10 +3,16 @@ import { controllerEndpointFinder } from '../../router/controller-endpoint.js';
 import { ControllerPlacementSource } from '../../router/controller-placement-source.js';
 import { Router } from '../../router/router.js';
 import { parseListenAddress } from '../listen-address.js';
+import {
+  addTlsOptions,
+  httpsListening,
+  readTlsOptions,
+  type TlsCommandOptions,
+} from '../tls-options.js';
 import { createProcessLogger } from '../logger.js';
 import { stopOnSignals } from '../signals.js';
 
-interface RouterCommandOptions {
+interface RouterCommandOptions extends TlsCommandOptions {
   listen: string;
   controller?: string;
   tokenFile?: string;
@@ -21,7 +27,7 @@ interface RouterCommandOptions {
  * proxies each request to the shard that hosts the tenant its host names.
  */
 export function registerRouterCommand(program: Command): void {
-  program
+  const command = program
     .command('router')
     .description("route requests by host to the tenant's shard, following the controller")
     .option('--listen <host:port>', 'address to serve HTTP on', '127.0.0.1:8008')
@@ -46,37 +52,42 @@ export function registerRouterCommand(program: Command): void {
       'give up connecting to a shard after this long (503 with Retry-After)',
       positiveInteger,
       5_000,
-    )
-    .action(async (options: RouterCommandOptions) => {
-      const listen = parseListenAddress(options.listen);
-      const logger = createProcessLogger('marina-router');
-      const source = new ControllerPlacementSource({
-        logger,
-        endpoint: controllerEndpointFinder({
-          controllerUrl: options.controller,
-          tokenFile: options.tokenFile,
-          dataDir: options.dataDir,
-        }),
-      });
-      const router = await Router.start({
-        logger,
-        source,
-        listen,
-        trustedProxies: options.trustedProxy,
-        defaultTenant: options.defaultTenant,
-        connectTimeoutMs: options.connectTimeoutMs,
-      });
-      const listening = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${router.port}`;
-      logger.info(
-        {
-          listening,
-          controller: options.controller ?? `from ${options.dataDir}/controller/controller.json`,
-          trusted_proxies: options.trustedProxy,
-        },
-        `serving tenants by host at ${listening}`,
-      );
-      stopOnSignals(logger, () => router.stop());
+    );
+  addTlsOptions(command).action(async (options: RouterCommandOptions) => {
+    const listen = parseListenAddress(options.listen);
+    const tls = await readTlsOptions(options);
+    const logger = createProcessLogger('marina-router');
+    const source = new ControllerPlacementSource({
+      logger,
+      endpoint: controllerEndpointFinder({
+        controllerUrl: options.controller,
+        tokenFile: options.tokenFile,
+        dataDir: options.dataDir,
+      }),
     });
+    const router = await Router.start({
+      logger,
+      source,
+      listen,
+      trustedProxies: options.trustedProxy,
+      defaultTenant: options.defaultTenant,
+      connectTimeoutMs: options.connectTimeoutMs,
+      tls,
+    });
+    const listening = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${router.port}`;
+    logger.info(
+      {
+        listening,
+        controller: options.controller ?? `from ${options.dataDir}/controller/controller.json`,
+        trusted_proxies: options.trustedProxy,
+        ...(tls && router.tlsPort !== undefined
+          ? { tls_listening: httpsListening(tls.listen.host, router.tlsPort) }
+          : {}),
+      },
+      `serving tenants by host at ${listening}`,
+    );
+    stopOnSignals(logger, () => router.stop());
+  });
 }
 
 function positiveInteger(value: string): number {

@@ -23,6 +23,7 @@ interface ShardCommandOptions {
   maxQueued: number;
   publicBaseUrl: string;
   stopWhenStdinCloses?: boolean;
+  federationRouter?: string;
 }
 
 /**
@@ -68,6 +69,10 @@ export function registerShardCommand(program: Command): void {
       'https://{server_name}',
     )
     .option(
+      '--federation-router <url>',
+      "the router's traffic URL: tenants reach the deployment's other tenants through it",
+    )
+    .option(
       '--stop-when-stdin-closes',
       'stop cleanly and exit when standard input closes or the parent process changes (the controller died)',
     )
@@ -93,6 +98,7 @@ export function registerShardCommand(program: Command): void {
         limits: { maxInFlight: options.maxInFlight, maxQueued: options.maxQueued },
         publicBaseUrlFor: (serverName) =>
           options.publicBaseUrl.replaceAll('{server_name}', serverName),
+        federationRouterUrl: options.federationRouter,
       });
       const adminApi = createInternalApi({
         logger,
@@ -119,7 +125,14 @@ export function registerShardCommand(program: Command): void {
         traffic_url: urlOf(traffic.host, shard.port),
         admin_url: urlOf(admin.host, adminApi.port),
       };
-      logger.info({ ...ready, data_dir: resolve(options.dataDir) }, 'shard listening');
+      logger.info(
+        {
+          ...ready,
+          data_dir: resolve(options.dataDir),
+          federation_router: options.federationRouter ?? null,
+        },
+        'shard listening',
+      );
       process.stdout.write(`${JSON.stringify(ready)}\n`);
     });
   registerShardAdminCommands(shardCommand);

@@ -4,13 +4,19 @@ import { LocalTenantStore } from '../../controller/local-tenant-store.js';
 import type { PlacementSource } from '../../router/placement-source.js';
 import type { Placement } from '../../router/placement.js';
 import { Router } from '../../router/router.js';
-import { localBaseUrl, parseListenAddress } from '../listen-address.js';
+import { localBaseUrl, loopbackUrl, parseListenAddress } from '../listen-address.js';
 import {
   addControllerKnobOptions,
   parseControllerKnobs,
   type ControllerKnobOptions,
 } from '../controller-knobs.js';
 import { createProcessLogger } from '../logger.js';
+import {
+  addTlsOptions,
+  httpsListening,
+  readTlsOptions,
+  type TlsCommandOptions,
+} from '../tls-options.js';
 import { marinaVersion } from '../marina-version.js';
 import { stopOnSignals } from '../signals.js';
 
@@ -22,7 +28,7 @@ const PLACEMENT_POLL_MS = 30_000;
 /** The router `up` runs beside its controller (see RouterAcks). */
 const IN_PROCESS_ROUTER_ID = 'up';
 
-interface UpOptions extends ControllerKnobOptions {
+interface UpOptions extends ControllerKnobOptions, TlsCommandOptions {
   dataDir: string;
   listen: string;
   idleHibernateMs?: string;
@@ -42,7 +48,7 @@ export function registerUpCommand(program: Command): void {
     )
     .option('--data-dir <dir>', 'where tenants keep their data', './marina-data')
     .option('--listen <host:port>', 'address clients reach the tenants at', '127.0.0.1:8008');
-  addControllerKnobOptions(command)
+  addControllerKnobOptions(addTlsOptions(command))
     .option(
       '--idle-hibernate-ms <ms>',
       'hibernate a tenant idle this long (passed to the shards; their default is 5 minutes)',
@@ -50,6 +56,7 @@ export function registerUpCommand(program: Command): void {
     .action(async (options: UpOptions) => {
       const { host, port } = parseListenAddress(options.listen);
       const knobs = parseControllerKnobs(options);
+      const tls = await readTlsOptions(options);
       const idleHibernateMs = options.idleHibernateMs;
       if (idleHibernateMs !== undefined && !/^[1-9][0-9]*$/.test(idleHibernateMs)) {
         throw new Error(
@@ -73,6 +80,7 @@ export function registerUpCommand(program: Command): void {
         source: placements,
         listen: { host, port },
         defaultTenant: EMBEDDED_TENANT,
+        tls,
       });
       const running: { controller?: Controller } = {};
       stopOnSignals(logger, async () => {
@@ -95,6 +103,9 @@ export function registerUpCommand(program: Command): void {
         shardArgs: [
           '--public-base-url',
           publicBaseUrl,
+          // Tenants reach each other through this router: same requests, no DNS, no TLS.
+          '--federation-router',
+          loopbackUrl(host, router.port),
           ...(idleHibernateMs === undefined ? [] : ['--idle-hibernate-ms', idleHibernateMs]),
         ],
       });
@@ -108,6 +119,9 @@ export function registerUpCommand(program: Command): void {
         {
           url,
           listening: `http://${host.includes(':') ? `[${host}]` : host}:${router.port}`,
+          ...(tls && router.tlsPort !== undefined
+            ? { tls_listening: httpsListening(tls.listen.host, router.tlsPort) }
+            : {}),
           data_dir: store.dataDir,
           tenant_dir: store.tenantDir(EMBEDDED_TENANT),
           shards: await controller.shardIds(),

@@ -2,9 +2,11 @@
  * Send-to-device messaging (client-server API "Send-to-Device messaging"): messages a client
  * sends to other clients' devices outside any room. Messages to local devices wait in the
  * to-device inbox until the target device's next sync acknowledges them (see
- * `src/services/sync/to-device-section.ts`). Messages to users of other servers are dropped
- * with a warning: they need federation, which does not exist yet.
+ * `src/services/sync/to-device-section.ts`). Messages to users of other servers are announced
+ * on `remoteSent` once the send committed (federation sends them as `m.direct_to_device`), and
+ * messages other servers send to local users arrive through `receiveRemote`.
  */
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import type { JsonObject } from '../../core/canonical-json.js';
@@ -20,6 +22,7 @@ import {
   insertToDeviceTxnId,
 } from '../../storage/devices/to-device-txn-ids.js';
 import { nextStreamPosition } from '../../storage/ephemeral/stream-positions.js';
+import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import { Listeners } from '../listeners.js';
 
@@ -41,6 +44,16 @@ export interface ToDeviceSent {
  */
 const TXN_ID_LIFETIME_MS = 24 * 60 * 60 * 1000;
 
+/** Messages of one send for users of other servers, by server name. */
+export interface RemoteToDeviceMessages {
+  readonly sender: string;
+  readonly type: string;
+  readonly byServer: ReadonlyMap<string, ToDeviceMessages>;
+}
+
+/** The scope under which message IDs of `m.direct_to_device` EDUs are remembered. */
+const REMOTE_SCOPE = 'm.direct_to_device';
+
 interface SendOutcome {
   /** The transaction ID was already used: nothing was stored. */
   retry: boolean;
@@ -50,6 +63,7 @@ interface SendOutcome {
 
 export class ToDevice {
   readonly sent: Listeners<ToDeviceSent>;
+  readonly remoteSent: Listeners<RemoteToDeviceMessages>;
 
   constructor(
     private readonly db: TenantDatabase,
@@ -58,6 +72,7 @@ export class ToDevice {
     private readonly logger: Logger,
   ) {
     this.sent = new Listeners(logger, 'to-device messages sent');
+    this.remoteSent = new Listeners(logger, 'to-device messages for other servers');
   }
 
   /**
@@ -73,7 +88,7 @@ export class ToDevice {
     messages: ToDeviceMessages,
   ): Promise<void> {
     const localUserIds: string[] = [];
-    let remoteCount = 0;
+    const byServer = new Map<string, Record<string, Readonly<Record<string, JsonObject>>>>();
     for (const [userId, byDevice] of Object.entries(messages)) {
       let serverName: string;
       try {
@@ -82,7 +97,11 @@ export class ToDevice {
         throw invalidParam(`Invalid user ID in messages: ${userId}`);
       }
       if (serverName === this.serverName) localUserIds.push(userId);
-      else remoteCount += Object.keys(byDevice).length;
+      else {
+        const ofServer = byServer.get(serverName) ?? {};
+        ofServer[userId] = byDevice;
+        byServer.set(serverName, ofServer);
+      }
     }
 
     const now = this.clock.now();
@@ -100,36 +119,75 @@ export class ToDevice {
         sender.deviceId,
         now - TXN_ID_LIFETIME_MS,
       );
-      const devicesOf = await selectDeviceIdsOfUsers(trx, localUserIds);
-      const targets: Omit<InboxMessage, 'streamId'>[] = [];
-      for (const userId of localUserIds) {
-        const byDevice = messages[userId] ?? {};
-        for (const deviceId of devicesOf.get(userId) ?? []) {
-          // A device named explicitly gets its own message rather than the `*` one.
-          const content = Object.hasOwn(byDevice, deviceId)
-            ? byDevice[deviceId]
-            : byDevice[ALL_DEVICES];
-          if (content === undefined) continue;
-          const json = JSON.stringify(content);
-          targets.push({ userId, deviceId, sender: sender.userId, type: eventType, content: json });
-        }
-      }
-      if (targets.length === 0) return { retry: false };
-      const streamId = await nextStreamPosition(trx, 'to_device');
-      await insertInboxMessages(
-        trx,
-        targets.map((target) => ({ ...target, streamId })),
-      );
-      const userIds = [...new Set(targets.map((target) => target.userId))];
-      return { retry: false, sent: { position: streamId, userIds } };
+      return {
+        retry: false,
+        sent: await storeLocal(trx, sender.userId, eventType, localUserIds, messages),
+      };
     });
     if (outcome.retry) return;
-    if (remoteCount > 0) {
-      this.logger.warn(
-        { count: remoteCount, event_type: eventType },
-        'to-device messages for users of other servers dropped: federation is not supported yet',
-      );
+    if (byServer.size > 0) {
+      await this.remoteSent.emit({ sender: sender.userId, type: eventType, byServer });
     }
     if (outcome.sent !== undefined) await this.sent.emit(outcome.sent);
   }
+
+  /**
+   * Messages from a user of another server (`m.direct_to_device`; the caller checked that the
+   * origin speaks for the sender) to local users: stored like local ones, once per `messageId`.
+   * Users of other servers among the recipients are ignored.
+   */
+  async receiveRemote(
+    senderId: string,
+    eventType: string,
+    messageId: string,
+    messages: ToDeviceMessages,
+  ): Promise<void> {
+    const localUserIds = Object.keys(messages).filter((userId) => {
+      try {
+        return parseUserId(userId).serverName === this.serverName;
+      } catch {
+        return false;
+      }
+    });
+    if (localUserIds.length === 0) return;
+    const now = this.clock.now();
+    const key = { userId: senderId, deviceId: '', scope: REMOTE_SCOPE, txnId: messageId };
+    const sent = await this.db.transact(async (trx) => {
+      if (!(await insertToDeviceTxnId(trx, key, now))) return undefined;
+      await deleteToDeviceTxnIdsBefore(trx, senderId, '', now - TXN_ID_LIFETIME_MS);
+      return storeLocal(trx, senderId, eventType, localUserIds, messages);
+    });
+    if (sent !== undefined) await this.sent.emit(sent);
+  }
+}
+
+/** Stores one message per target device of the local users; undefined when there is none. */
+async function storeLocal(
+  trx: Kysely<Database>,
+  senderId: string,
+  eventType: string,
+  localUserIds: readonly string[],
+  messages: ToDeviceMessages,
+): Promise<ToDeviceSent | undefined> {
+  const devicesOf = await selectDeviceIdsOfUsers(trx, [...localUserIds]);
+  const targets: Omit<InboxMessage, 'streamId'>[] = [];
+  for (const userId of localUserIds) {
+    const byDevice = messages[userId] ?? {};
+    for (const deviceId of devicesOf.get(userId) ?? []) {
+      // A device named explicitly gets its own message rather than the `*` one.
+      const content = Object.hasOwn(byDevice, deviceId)
+        ? byDevice[deviceId]
+        : byDevice[ALL_DEVICES];
+      if (content === undefined) continue;
+      const json = JSON.stringify(content);
+      targets.push({ userId, deviceId, sender: senderId, type: eventType, content: json });
+    }
+  }
+  if (targets.length === 0) return undefined;
+  const streamId = await nextStreamPosition(trx, 'to_device');
+  await insertInboxMessages(
+    trx,
+    targets.map((target) => ({ ...target, streamId })),
+  );
+  return { position: streamId, userIds: [...new Set(targets.map((target) => target.userId))] };
 }

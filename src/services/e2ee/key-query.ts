@@ -3,7 +3,9 @@
  * the identity keys of users' devices, with each device's display name in `unsigned`, and their
  * cross-signing keys. Signatures added later (`/keys/signatures/upload`) are merged in when the
  * key's owner or the requester made them: a user's signatures of other users' master keys are
- * theirs alone to see, as is their user-signing key.
+ * theirs alone to see, as is their user-signing key. Other servers' users are asked of their
+ * servers (`RemoteE2eeKeys`); other servers ask this one through `queryForServer` and
+ * `devicesForServer` (server-server API "End-to-End Encryption").
  */
 import type { Kysely } from 'kysely';
 import type { JsonObject, JsonValue } from '../../core/canonical-json.js';
@@ -17,7 +19,9 @@ import { selectDeviceKeysOfUser } from '../../storage/e2ee/device-keys.js';
 import { selectKeySignatures, type KeySignature } from '../../storage/e2ee/key-signatures.js';
 import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
-import { federationFailures, splitUsersByServer } from './user-servers.js';
+import { selectSequenceValues } from '../../storage/ephemeral/stream-positions.js';
+import type { RemoteE2eeKeys } from './remote-e2ee-keys.js';
+import { pick, requireLocalUsers, splitUsersByServer } from './user-servers.js';
 
 /** At most this many users per query (clients ask in batches of a few hundred). */
 export const MAX_QUERIED_USERS = 5000;
@@ -30,34 +34,107 @@ export interface KeyQueryResponse {
   user_signing_keys: Record<string, JsonObject>;
 }
 
+/** The keys of this server's users, as another server gets them (`/user/keys/query`). */
+export type LocalKeysForServer = Omit<KeyQueryResponse, 'failures' | 'user_signing_keys'>;
+
 export class KeyQuery {
   constructor(
     private readonly db: TenantDatabase,
     private readonly serverName: string,
+    private readonly remote: RemoteE2eeKeys,
   ) {}
 
   /**
    * `deviceKeys`: user ID → device IDs, `[]` for all of the user's devices. Local users get an
    * entry in `device_keys` (empty when they have no device with keys); unknown devices are left
-   * out; other servers go to `failures`.
+   * out; other servers' users are asked of their servers, at most `timeoutMs` (default 10 s),
+   * and a server that fails is listed in `failures`.
    */
   async query(
     requesterId: string,
     deviceKeys: Readonly<Record<string, readonly string[]>>,
+    timeoutMs?: number,
   ): Promise<KeyQueryResponse> {
     const userIds = Object.keys(deviceKeys);
     if (userIds.length > MAX_QUERIED_USERS) {
       throw tooLarge(`At most ${MAX_QUERIED_USERS} users per query`);
     }
-    const { local, remoteServers } = splitUsersByServer(userIds, this.serverName);
-    const response: KeyQueryResponse = {
-      failures: federationFailures(remoteServers),
+    const { local, remote } = splitUsersByServer(userIds, this.serverName);
+    const [own, others] = await Promise.all([
+      this.#queryLocal(pick(deviceKeys, local), requesterId),
+      remote.length === 0 ? undefined : this.remote.query(pick(deviceKeys, remote), timeoutMs),
+    ]);
+    return {
+      failures: others?.failures ?? {},
+      device_keys: { ...own.device_keys, ...others?.device_keys },
+      master_keys: { ...own.master_keys, ...others?.master_keys },
+      self_signing_keys: { ...own.self_signing_keys, ...others?.self_signing_keys },
+      user_signing_keys: own.user_signing_keys,
+    };
+  }
+
+  /**
+   * `/user/keys/query` from another server: the keys of this server's users only (any other is
+   * 400 M_INVALID_PARAM), with the signatures their owners made; no user-signing keys.
+   */
+  async queryForServer(
+    deviceKeys: Readonly<Record<string, readonly string[]>>,
+  ): Promise<LocalKeysForServer> {
+    const userIds = Object.keys(deviceKeys);
+    if (userIds.length > MAX_QUERIED_USERS) {
+      throw tooLarge(`At most ${MAX_QUERIED_USERS} users per query`);
+    }
+    requireLocalUsers(userIds, this.serverName);
+    const { device_keys, master_keys, self_signing_keys } = await this.#queryLocal(
+      deviceKeys,
+      undefined,
+    );
+    return { device_keys, master_keys, self_signing_keys };
+  }
+
+  /**
+   * `GET /user/devices/{userId}` from another server: every device of a local user that has
+   * identity keys, with its display name, and the user's master and self-signing keys.
+   * `stream_id` is the device-list stream's position (odd, as in the `m.device_list_update`
+   * EDUs this server sends), so that it grows with every change.
+   */
+  async devicesForServer(userId: string): Promise<JsonObject> {
+    const keys = await this.#queryLocal({ [userId]: [] }, undefined);
+    const position = await this.db.read(
+      async (db) => (await selectSequenceValues(db, ['device_lists'])).device_lists,
+    );
+    const devices = Object.entries(keys.device_keys[userId] ?? {}).map(([deviceId, stored]) => {
+      const { unsigned, ...deviceKeys } = stored;
+      const device: JsonObject = { device_id: deviceId, keys: deviceKeys };
+      const name = (unsigned as JsonObject | undefined)?.['device_display_name'];
+      if (typeof name === 'string') device['device_display_name'] = name;
+      return device;
+    });
+    const response: JsonObject = { user_id: userId, stream_id: position * 2 + 1, devices };
+    const master = keys.master_keys[userId];
+    const selfSigning = keys.self_signing_keys[userId];
+    if (master !== undefined) response['master_key'] = master;
+    if (selfSigning !== undefined) response['self_signing_key'] = selfSigning;
+    return response;
+  }
+
+  /**
+   * The keys of local users. `requesterId`: the local user asking (who also sees their own
+   * user-signing key and the signatures they made), undefined for another server.
+   */
+  async #queryLocal(
+    deviceKeys: Readonly<Record<string, readonly string[]>>,
+    requesterId: string | undefined,
+  ): Promise<Omit<KeyQueryResponse, 'failures'>> {
+    const local = Object.keys(deviceKeys);
+    const response: Omit<KeyQueryResponse, 'failures'> = {
       device_keys: {},
       master_keys: {},
       self_signing_keys: {},
       user_signing_keys: {},
     };
-    const viewers = [requesterId];
+    if (local.length === 0) return response;
+    const viewers = requesterId === undefined ? [] : [requesterId];
     await this.db.read(async (db) => {
       for (const userId of local) {
         const wanted = deviceKeys[userId] ?? [];
@@ -88,12 +165,12 @@ export class KeyQuery {
 
       const usages: CrossSigningUsage[] = ['master', 'self_signing'];
       const crossSigning = await selectCrossSigningKeys(db, local, usages);
-      if (local.includes(requesterId)) {
+      if (requesterId !== undefined && local.includes(requesterId)) {
         crossSigning.push(...(await selectCrossSigningKeys(db, [requesterId], ['user_signing'])));
       }
       for (const key of crossSigning) {
         const target = sectionOf(response, key.usage);
-        target[key.userId] = await this.#crossSigningKey(db, key, requesterId);
+        target[key.userId] = await this.#crossSigningKey(db, key, viewers);
       }
     });
     return response;
@@ -102,7 +179,7 @@ export class KeyQuery {
   async #crossSigningKey(
     db: Kysely<Database>,
     key: StoredCrossSigningKey,
-    requesterId: string,
+    viewers: readonly string[],
   ): Promise<JsonObject> {
     const stored = JSON.parse(key.keyJson) as JsonObject;
     if (key.usage !== 'master') return stored;
@@ -110,14 +187,14 @@ export class KeyQuery {
       db,
       key.userId,
       [key.publicKey],
-      [key.userId, requesterId],
+      [key.userId, ...viewers],
     );
     return withSignatures(stored, signatures);
   }
 }
 
 function sectionOf(
-  response: KeyQueryResponse,
+  response: Omit<KeyQueryResponse, 'failures'>,
   usage: CrossSigningUsage,
 ): Record<string, JsonObject> {
   switch (usage) {

@@ -1,40 +1,46 @@
 /**
- * Splits the users of a key request into this server's and other servers' users. Federation is
- * not there yet: other servers go to `failures`, as Synapse reports servers it cannot reach.
+ * Splits the users of a key request into this server's users and other servers' users: the
+ * first are answered from the database, the second asked of their servers
+ * (`remote-e2ee-keys.ts`).
  */
-import type { JsonObject } from '../../core/canonical-json.js';
 import { invalidParam } from '../../core/errors.js';
 import { isValidUserId, parseUserId } from '../../core/identifiers.js';
-
-/** The `failures` entry of a server whose users' keys could not be fetched. */
-export const FEDERATION_PENDING_FAILURE: JsonObject = Object.freeze({
-  status: 503,
-  message: 'Federation is not supported by this server yet',
-});
 
 export interface UsersByServer {
   /** User IDs of this server, in request order. */
   local: string[];
-  /** Server names of the other users. */
-  remoteServers: Set<string>;
+  /** User IDs of other servers, in request order. */
+  remote: string[];
 }
 
 /** 400 M_INVALID_PARAM when a key is not a user ID. */
 export function splitUsersByServer(userIds: Iterable<string>, serverName: string): UsersByServer {
   const local: string[] = [];
-  const remoteServers = new Set<string>();
+  const remote: string[] = [];
   for (const userId of userIds) {
     if (!isValidUserId(userId)) throw invalidParam(`${JSON.stringify(userId)} is not a user ID`);
-    const server = parseUserId(userId).serverName;
-    if (server === serverName) local.push(userId);
-    else remoteServers.add(server);
+    if (parseUserId(userId).serverName === serverName) local.push(userId);
+    else remote.push(userId);
   }
-  return { local, remoteServers };
+  return { local, remote };
 }
 
-/** `failures` for the servers federation cannot reach yet. */
-export function federationFailures(servers: Iterable<string>): Record<string, JsonObject> {
-  const failures: Record<string, JsonObject> = {};
-  for (const server of servers) failures[server] = { ...FEDERATION_PENDING_FAILURE };
-  return failures;
+/** The entries of `request` for `userIds`. */
+export function pick<T>(
+  request: Readonly<Record<string, T>>,
+  userIds: readonly string[],
+): Record<string, T> {
+  return Object.fromEntries(userIds.map((userId) => [userId, request[userId] as T]));
+}
+
+/**
+ * For requests from another server (`/user/keys/query`, `/user/keys/claim`): every user must be
+ * of this server, else 400 M_INVALID_PARAM.
+ */
+export function requireLocalUsers(userIds: Iterable<string>, serverName: string): string[] {
+  const { local, remote } = splitUsersByServer(userIds, serverName);
+  if (remote.length > 0) {
+    throw invalidParam(`${remote[0]} is not a user of this server`);
+  }
+  return local;
 }

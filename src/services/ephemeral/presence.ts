@@ -146,6 +146,37 @@ export class Presence {
   }
 
   /**
+   * The presence of a user of another server, as their server sent it (`m.presence`): stored
+   * and announced as it is, never timed out here.
+   */
+  async receiveRemote(
+    userId: string,
+    update: {
+      presence: PresenceState;
+      statusMsg: string | null;
+      lastActiveAgo: number;
+      currentlyActive: boolean;
+    },
+  ): Promise<void> {
+    if (isLocal(userId, this.serverName) || this.#stopped) return;
+    const lastActiveTs = this.clock.now() - Math.max(0, update.lastActiveAgo);
+    const position = await this.db.transact(async (trx) => {
+      const previous = await selectPresence(trx, userId, {
+        forUpdate: this.db.dialect === 'postgres',
+      });
+      const state = {
+        userId,
+        presence: update.presence,
+        statusMsg: update.statusMsg,
+        lastActiveTs,
+        currentlyActive: update.currentlyActive,
+      };
+      return upsertPresence(trx, state, previous?.streamId, true);
+    });
+    await this.changed.emit({ userId, position, audience: await this.#audienceOf(userId) });
+  }
+
+  /**
    * `GET /presence/{userId}/status`: 404 M_NOT_FOUND for a user this server does not have;
    * 403 M_FORBIDDEN unless the viewer is the user or shares a room with them.
    */
@@ -241,7 +272,12 @@ export class Presence {
     const records = await this.db.read((db) =>
       selectPresenceNotOffline(db, DEFAULT_ACTIVITY_CAPACITY),
     );
-    for (const record of records) this.#activity.remember(record.userId, toStored(record));
+    for (const record of records) {
+      // Users of other servers are timed out by their own server, which tells us (federation).
+      if (isLocal(record.userId, this.serverName)) {
+        this.#activity.remember(record.userId, toStored(record));
+      }
+    }
   }
 
   /** Makes sure the user's row is known: nothing to do (no promise) once it is. */

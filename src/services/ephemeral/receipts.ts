@@ -36,6 +36,10 @@ export interface ReceiptChange {
   /** Whether only its owner may see it. */
   readonly private: boolean;
   readonly position: number;
+  /** The event it points at, its thread ('' for unthreaded) and what clients see (`ts`, ...). */
+  readonly eventId?: string;
+  readonly threadId?: string;
+  readonly data?: Record<string, unknown>;
 }
 
 /** The `m.receipt` ephemeral event of a room: event ID → receipt type → user ID → receipt. */
@@ -146,6 +150,34 @@ export class Receipts {
     return events;
   }
 
+  /**
+   * An `m.read` receipt of a user of another server, received over federation (the caller checked
+   * that the origin speaks for the user and that they are in the room). Stored like a local one,
+   * for an event this server may not have; when both events are known it only moves forward.
+   */
+  async receiveRemote(
+    roomId: string,
+    userId: string,
+    eventId: string,
+    threadId: string | undefined,
+    ts: number,
+  ): Promise<void> {
+    const change = await this.db.transact(async (trx): Promise<ReceiptChange | undefined> => {
+      const key = { roomId, receiptType: 'm.read' as const, userId, threadId: threadId ?? '' };
+      const current = await selectReceipt(trx, key, { forUpdate: this.db.dialect === 'postgres' });
+      const [target] = await selectEventMetadata(trx, [eventId]);
+      if (current !== undefined && target !== undefined && target.room_id === roomId) {
+        const ordering = Number(target.stream_ordering);
+        if (!(await this.#movesForward(trx, roomId, current.eventId, ordering))) return undefined;
+      }
+      const data: Record<string, unknown> = { ts };
+      if (key.threadId !== '') data['thread_id'] = key.threadId;
+      const position = await upsertReceipt(trx, { ...key, eventId, data });
+      return { ...key, private: false, position, eventId, data };
+    });
+    if (change !== undefined) await this.changed.emit(change);
+  }
+
   async #write(
     roomId: string,
     userId: string,
@@ -195,6 +227,9 @@ export class Receipts {
           receiptType: receipt.receiptType,
           private: PRIVATE_TYPES.includes(receipt.receiptType),
           position,
+          eventId: receipt.eventId,
+          threadId: receipt.threadId,
+          data,
         });
       }
       return { accountChange, receiptChanges };

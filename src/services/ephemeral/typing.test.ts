@@ -55,9 +55,9 @@ describe('Typing', () => {
     // Stopping when not typing changes nothing.
     await typing.setTyping(ROOM, ALICE, false, 0);
     expect(changes).toEqual([
-      { roomId: ROOM, position: START + 1 },
-      { roomId: ROOM, position: START + 2 },
-      { roomId: ROOM, position: START + 3 },
+      { roomId: ROOM, position: START + 1, userId: ALICE, typing: true },
+      { roomId: ROOM, position: START + 2, userId: BOB, typing: true },
+      { roomId: ROOM, position: START + 3, userId: ALICE, typing: false },
     ]);
   });
 

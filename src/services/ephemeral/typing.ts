@@ -12,6 +12,9 @@ export const MAX_TYPING_TIMEOUT_MS = 30_000;
 export interface TypingChange {
   readonly roomId: string;
   readonly position: number;
+  /** Who started or stopped typing (federation sends it on as `m.typing`). */
+  readonly userId?: string;
+  readonly typing?: boolean;
 }
 
 /** The `m.typing` ephemeral event of a room (spec: "Typing Notifications"). */
@@ -90,7 +93,7 @@ export class Typing implements TypingPosition {
     // Typing never keeps the process alive; stop() clears what is left.
     timer.unref();
     room.users.set(userId, timer);
-    if (previous === undefined) this.#changed(roomId, room);
+    if (previous === undefined) this.#changed(roomId, room, userId, true);
   }
 
   /** The user stopped typing (said so, timed out, or left the room). */
@@ -100,7 +103,7 @@ export class Typing implements TypingPosition {
     if (room === undefined || timer === undefined) return;
     clearTimeout(timer);
     room.users.delete(userId);
-    this.#changed(roomId, room);
+    this.#changed(roomId, room, userId, false);
   }
 
   /** Who is typing in a room, in the order they started. */
@@ -144,10 +147,10 @@ export class Typing implements TypingPosition {
     this.#rooms.clear();
   }
 
-  #changed(roomId: string, room: RoomTyping): void {
+  #changed(roomId: string, room: RoomTyping, userId: string, typing: boolean): void {
     this.#position += 1;
     room.position = this.#position;
     // Listeners log their own failures; nothing to wait for here (timers call this too).
-    void this.changed.emit({ roomId, position: this.#position });
+    void this.changed.emit({ roomId, position: this.#position, userId, typing });
   }
 }

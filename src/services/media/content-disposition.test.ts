@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentDisposition, isInlineSafe } from './content-disposition.js';
+import { contentDisposition, fileNameOfDisposition, isInlineSafe } from './content-disposition.js';
 
 describe('media Content-Disposition', () => {
   it('serves only the spec’s safe types inline', () => {
@@ -25,5 +25,20 @@ describe('media Content-Disposition', () => {
     expect(contentDisposition('text/plain', "it's (1)*.txt\r\n")).toBe(
       "inline; filename*=utf-8''it%27s%20%281%29%2A.txt%0D%0A",
     );
+  });
+
+  it('reads the file name of another server’s Content-Disposition', () => {
+    expect(fileNameOfDisposition(undefined)).toBeNull();
+    expect(fileNameOfDisposition('inline')).toBeNull();
+    expect(fileNameOfDisposition('inline; filename="a \\"b\\".png"')).toBe('a "b".png');
+    expect(fileNameOfDisposition('attachment; filename=plain.txt')).toBe('plain.txt');
+    expect(fileNameOfDisposition('attachment; filename="x"; filename*=UTF-8\'\'%C3%A9.txt')).toBe(
+      'é.txt',
+    );
+    expect(fileNameOfDisposition("attachment; filename*=utf-8''%E0%A4%A")).toBeNull();
+    // Each name we serve reads back.
+    for (const name of ['cat.png', 'résumé.pdf', 'a"b.txt']) {
+      expect(fileNameOfDisposition(contentDisposition('image/png', name))).toBe(name);
+    }
   });
 });

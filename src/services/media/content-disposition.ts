@@ -65,3 +65,22 @@ function encodeRfc8187(value: string): string {
     (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
   );
 }
+
+/**
+ * The file name of a `Content-Disposition` (another server's media): `filename*` (RFC 8187,
+ * UTF-8) preferred over `filename`; null when there is none or it cannot be decoded.
+ */
+export function fileNameOfDisposition(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const extended = /(?:^|;)\s*filename\*\s*=\s*utf-8'[^']*'([^;\s]+)/i.exec(header);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1]!);
+    } catch {
+      return null;
+    }
+  }
+  const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(header);
+  if (!plain) return null;
+  return plain[1] !== undefined ? plain[1].replace(/\\(.)/g, '$1') : plain[2]!;
+}

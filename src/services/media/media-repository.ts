@@ -34,6 +34,7 @@ import type { MediaStore } from '../../storage/media/media-store.js';
 import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import { ByteMeter } from './byte-meter.js';
+import { remoteStorageKeyOf, type RemoteMedia } from './remote-media.js';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 /** How long a created media ID waits for its upload (the spec's recommended 24 hours). */
@@ -55,6 +56,25 @@ export interface MediaSettings {
   quotaBytes?: number;
   /** Media uploaded at or after this time is not served unauthenticated; undefined: never. */
   unauthenticatedFreezeTs?: number;
+}
+
+/** Media to read (and thumbnail): where its bytes are, and what they are. */
+export interface MediaSource {
+  /** The store key of its bytes. */
+  readonly storageKey: string;
+  /** The ID its thumbnails are cached under: the media ID, or a remote media's cache ID. */
+  readonly thumbnailId: string;
+  readonly contentType: string;
+  readonly uploadName: string | null;
+  readonly size: number;
+}
+
+/** How `open`, `resolve` and `source` get media. */
+export interface MediaReadOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** The deprecated unauthenticated endpoints: media since the freeze is hidden. */
+  unauthenticated: boolean;
 }
 
 /** An upload as the HTTP request brings it. */
@@ -97,6 +117,8 @@ export class MediaRepository {
   /** Downloads waiting for a pending upload, by media ID. */
   private readonly waiters = new Map<string, Set<() => void>>();
   private stopped = false;
+  /** Other servers' media, fetched and cached (absent: remote media is 404). */
+  private remote: RemoteMedia | undefined;
 
   constructor(deps: MediaRepositoryDeps) {
     this.serverName = deps.serverName;
@@ -105,6 +127,11 @@ export class MediaRepository {
     this.clock = deps.clock;
     this.logger = deps.logger;
     this.settings = deps.settings;
+  }
+
+  /** Serve other servers' media through `remote` (set once federation exists). */
+  useRemote(remote: RemoteMedia): void {
+    this.remote = remote;
   }
 
   /** `POST /upload`: stores the content under a new media ID; returns its `mxc://` URI. */
@@ -170,29 +197,67 @@ export class MediaRepository {
   }
 
   /**
-   * Opens local media to serve it. A pending upload is waited for up to `timeoutMs` (then 504
-   * M_NOT_YET_UPLOADED). `unauthenticated` (the deprecated endpoints) hides media uploaded since
-   * the freeze. Other servers' media is not fetched yet (federation): 404.
+   * Opens media to serve it. Local: a pending upload is waited for up to `timeoutMs` (then 504
+   * M_NOT_YET_UPLOADED). Other servers': from the cache, else fetched from its origin (see
+   * `RemoteMedia`). `unauthenticated` (the deprecated endpoints) hides media uploaded (or
+   * fetched) since the freeze.
    */
-  async open(
-    serverName: string,
-    mediaId: string,
-    options: { timeoutMs: number; signal?: AbortSignal; unauthenticated: boolean },
-  ): Promise<OpenedMedia> {
-    const record = await this.resolve(serverName, mediaId, options);
-    const object = await this.store.get(storageKeyOf(mediaId));
+  async open(serverName: string, mediaId: string, options: MediaReadOptions): Promise<OpenedMedia> {
+    const source = await this.source(serverName, mediaId, options);
+    const object = await this.store.get(source.storageKey);
     if (object === undefined) {
       this.logger.error(
-        { media_id: mediaId },
+        { server_name: serverName, media_id: mediaId },
         'media is recorded but missing from the media store',
       );
       throw notFound('Unknown media');
     }
     return {
-      contentType: record.contentType ?? DEFAULT_CONTENT_TYPE,
-      uploadName: record.uploadName,
+      contentType: source.contentType,
+      uploadName: source.uploadName,
       size: object.size,
       body: object.body,
+    };
+  }
+
+  /** Where the bytes of media that may be served are, with `open`'s checks, without opening them. */
+  async source(
+    serverName: string,
+    mediaId: string,
+    options: MediaReadOptions,
+  ): Promise<MediaSource> {
+    if (serverName !== this.serverName) return this.remoteSource(serverName, mediaId, options);
+    const record = await this.resolve(serverName, mediaId, options);
+    return {
+      storageKey: storageKeyOf(mediaId),
+      thumbnailId: mediaId,
+      contentType: record.contentType ?? DEFAULT_CONTENT_TYPE,
+      uploadName: record.uploadName,
+      size: record.size ?? 0,
+    };
+  }
+
+  private async remoteSource(
+    origin: string,
+    mediaId: string,
+    options: MediaReadOptions,
+  ): Promise<MediaSource> {
+    if (this.remote === undefined) throw notFound('Remote media is not available here');
+    const timeoutMs = Math.min(Math.max(0, options.timeoutMs), MAX_DOWNLOAD_TIMEOUT_MS);
+    // Unauthenticated and frozen: only what was cached before the freeze, never fetched now.
+    const cachedOnly = options.unauthenticated && this.isFrozen(this.clock.now());
+    const record = cachedOnly
+      ? await this.remote.cached(origin, mediaId)
+      : await this.remote.resolve(origin, mediaId, { timeoutMs });
+    if (record === undefined || (options.unauthenticated && this.isFrozen(record.fetchedTs))) {
+      throw notFound('This media is only served by the authenticated endpoints');
+    }
+    return {
+      storageKey: remoteStorageKeyOf(record.cacheId),
+      thumbnailId: record.cacheId,
+      contentType: record.contentType,
+      uploadName: record.uploadName,
+      size: record.size,
     };
   }
 
@@ -204,13 +269,9 @@ export class MediaRepository {
   async resolve(
     serverName: string,
     mediaId: string,
-    options: { timeoutMs: number; signal?: AbortSignal; unauthenticated: boolean },
+    options: MediaReadOptions,
   ): Promise<MediaRecord & { uploadedTs: number }> {
-    if (serverName !== this.serverName) {
-      throw notFound(
-        'Remote media is not available here (media over federation is not supported yet)',
-      );
-    }
+    if (serverName !== this.serverName) throw notFound('Not media of this server');
     let record = await this.find(mediaId);
     if (record === undefined) throw notFound('Unknown media');
     if (record.uploadedTs === null) {

@@ -18,7 +18,12 @@ import {
   type ThumbnailSpec,
 } from '../../storage/media/thumbnail-records.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
-import { storageKeyOf, type MediaRepository, type OpenedMedia } from './media-repository.js';
+import {
+  storageKeyOf,
+  type MediaRepository,
+  type MediaSource,
+  type OpenedMedia,
+} from './media-repository.js';
 import { THUMBNAILABLE_TYPES, ThumbnailRenderError, renderThumbnail } from './thumbnail-image.js';
 import { thumbnailSpecFor } from './thumbnail-size.js';
 
@@ -90,24 +95,23 @@ export class ThumbnailService {
    * M_TOO_LARGE; the download's errors otherwise (404, 504 M_NOT_YET_UPLOADED).
    */
   async thumbnail(request: ThumbnailRequest): Promise<OpenedMedia> {
-    const record = await this.media.resolve(request.serverName, request.mediaId, request);
-    const sourceType = mediaTypeOf(record.contentType);
+    // Local media, or another server's fetched and cached here (thumbnailed here too).
+    const source = await this.media.source(request.serverName, request.mediaId, request);
+    const sourceType = mediaTypeOf(source.contentType);
     if (!THUMBNAILABLE_TYPES.has(sourceType)) throw cannotThumbnail();
-    if ((record.size ?? 0) > this.settings.maxSourceBytes) throw contentTooLarge();
+    if (source.size > this.settings.maxSourceBytes) throw contentTooLarge();
 
     const spec = thumbnailSpecFor(request.width, request.height, request.method);
-    const cached = await this.cached(request.mediaId, spec);
+    const cached = await this.cached(source.thumbnailId, spec);
     if (cached !== undefined) return cached;
 
     // The request's own size and `animated` decide whether the original is served instead.
-    const flightKey = [request.mediaId, thumbnailKeyName(spec), request.width, request.height]
+    const flightKey = [source.thumbnailId, thumbnailKeyName(spec), request.width, request.height]
       .concat(request.animated ? ['animated'] : [])
       .join('/');
     let generation = this.inFlight.get(flightKey);
     if (generation === undefined) {
-      generation = this.generations.run(() =>
-        this.generate(request, spec, sourceType, record.uploadName),
-      );
+      generation = this.generations.run(() => this.generate(request, spec, sourceType, source));
       this.inFlight.set(flightKey, generation);
       const started = generation;
       void started.then(
@@ -143,9 +147,9 @@ export class ThumbnailService {
     request: ThumbnailRequest,
     spec: ThumbnailSpec,
     sourceType: string,
-    uploadName: string | null,
+    media: MediaSource,
   ): Promise<Generated> {
-    const source = await this.readSource(request.mediaId);
+    const source = await this.readSource(media.storageKey);
     let rendered;
     try {
       rendered = await renderThumbnail(source, sourceType, spec, {
@@ -158,14 +162,16 @@ export class ThumbnailService {
       this.logger.info({ media_id: request.mediaId, reason: error.message }, 'no thumbnail');
       throw error.reason === 'too_many_pixels' ? contentTooLarge() : cannotThumbnail();
     }
-    if (rendered.kind === 'original') return { data: source, contentType: sourceType, uploadName };
-    const key = thumbnailStorageKeyOf(request.mediaId, spec);
+    if (rendered.kind === 'original') {
+      return { data: source, contentType: sourceType, uploadName: media.uploadName };
+    }
+    const key = thumbnailStorageKeyOf(media.thumbnailId, spec);
     await this.store.put(key, Readable.from([rendered.data]), {
       contentType: rendered.contentType,
     });
     await this.db.transact((trx) =>
       upsertThumbnail(trx, {
-        mediaId: request.mediaId,
+        mediaId: media.thumbnailId,
         ...spec,
         contentType: rendered.contentType,
         size: rendered.data.length,
@@ -176,11 +182,11 @@ export class ThumbnailService {
   }
 
   /** The original's bytes, at most `maxSourceBytes` of them (the record's size was checked). */
-  private async readSource(mediaId: string): Promise<Buffer> {
-    const object = await this.store.get(storageKeyOf(mediaId));
+  private async readSource(storageKey: string): Promise<Buffer> {
+    const object = await this.store.get(storageKey);
     if (object === undefined) {
       this.logger.error(
-        { media_id: mediaId },
+        { storage_key: storageKey },
         'media is recorded but missing from the media store',
       );
       throw new MatrixError('M_NOT_FOUND', 'Unknown media');
@@ -203,7 +209,10 @@ export class ThumbnailService {
   }
 }
 
-/** Where a thumbnail's bytes are kept: beside nothing else, under `thumbnail/` and the media ID. */
+/**
+ * Where a thumbnail's bytes are kept: under `thumbnail/` and the media ID (for another server's
+ * media: its cache ID, random like media IDs).
+ */
 export function thumbnailStorageKeyOf(mediaId: string, spec: ThumbnailSpec): string {
   const original = storageKeyOf(mediaId).slice('local/'.length);
   return `thumbnail/${original}/${thumbnailKeyName(spec)}`;

@@ -49,7 +49,8 @@ import {
   selectForwardExtremities,
 } from '../../storage/room-graph/forward-extremities.js';
 import { insertRoom, selectRoomVersion } from '../../storage/room-graph/rooms.js';
-import { nextSequenceValue } from '../../storage/room-graph/sequences.js';
+import { selectBackfillPoints } from '../../storage/room-graph/backfill-points.js';
+import { nextSequenceValue, takeBackfillPositions } from '../../storage/room-graph/sequences.js';
 import {
   diffStates,
   insertEventStateGroup,
@@ -108,6 +109,12 @@ export interface PersistEventOptions {
   readonly softFailed?: boolean;
   /** Stored without state, outside the known graph. */
   readonly outlier?: boolean;
+  /**
+   * Stored as part of the room's past, fetched after later events (backfill): at this stream
+   * position (one of `reserveBackfillPositions`, below every other event's), and never a forward
+   * extremity (later events follow it already).
+   */
+  readonly backfilledAt?: number;
   /**
    * More writes that belong with the event (memberships, transaction IDs, …), run inside the
    * transaction that stores it, after the event and its state: they commit or roll back with
@@ -181,6 +188,8 @@ interface Verdict {
   readonly softFailed: boolean;
   /** `rule: reason`, or null when accepted. */
   readonly rejectedReason: string | null;
+  /** The stream position of an event of the room's past (see `PersistEventOptions`). */
+  readonly backfilledAt?: number;
 }
 
 /** The state after an event and how to store it. */
@@ -385,6 +394,24 @@ export class RoomGraph {
     return [...extremities];
   }
 
+  /**
+   * Where the room's stored history could go further back: the prev events, not in the graph,
+   * of its oldest events (see `selectBackfillPoints`). Empty for a room whose history is here
+   * from its create event on.
+   */
+  async backfillPoints(roomId: string, limit: number): Promise<string[]> {
+    return this.#db.read((db) => selectBackfillPoints(db, roomId, limit));
+  }
+
+  /**
+   * Reserves `count` stream positions below every event's, for a batch of events of a room's
+   * past (`persistEvent` with `backfilledAt`); ascending: the oldest event takes the first.
+   */
+  async reserveBackfillPositions(count: number): Promise<number[]> {
+    if (count === 0) return [];
+    return this.#db.transact((trx) => takeBackfillPositions(trx, count));
+  }
+
   /** The write generation if no write is in progress (a read started now may be cached). */
   #quietGeneration(): number | undefined {
     return this.#writesInProgress === 0 ? this.#writeGeneration : undefined;
@@ -459,6 +486,7 @@ export class RoomGraph {
         options.rejected === undefined
           ? null
           : `${options.rejected.rule}: ${options.rejected.reason}`,
+      ...(options.backfilledAt === undefined ? {} : { backfilledAt: options.backfilledAt }),
     };
 
     const write = this.#beginWrite(event.roomId);
@@ -475,7 +503,11 @@ export class RoomGraph {
       throw error;
     }
     const head = write.head;
-    const moved = !outlier && verdict.rejectedReason === null && !verdict.softFailed;
+    const moved =
+      !outlier &&
+      verdict.rejectedReason === null &&
+      !verdict.softFailed &&
+      verdict.backfilledAt === undefined;
     const alone = !write.overlapped();
     write.end(
       head === undefined || !moved ? head : headAfter(head, event, stored.extremity, state?.after),
@@ -625,9 +657,11 @@ export class RoomGraph {
     verdict: Verdict,
     state: PlannedState | undefined,
   ): Promise<WrittenEvent> {
-    const { outlier, softFailed, rejectedReason } = verdict;
-    // Taken first: it serialises event writers, so the check below cannot race another.
-    const streamOrdering = await nextSequenceValue(trx, 'stream_ordering');
+    const { outlier, softFailed, rejectedReason, backfilledAt } = verdict;
+    // Taken first: it serialises event writers, so the check below cannot race another. (Events
+    // of the past come with a position reserved for them; the event's unique ID and position
+    // keep their writers apart.)
+    const streamOrdering = backfilledAt ?? (await nextSequenceValue(trx, 'stream_ordering'));
     const inserted = await insertEvent(
       trx,
       {
@@ -674,7 +708,7 @@ export class RoomGraph {
       });
     }
     let extremity = false;
-    if (!outlier && rejectedReason === null && !softFailed) {
+    if (!outlier && rejectedReason === null && !softFailed && backfilledAt === undefined) {
       extremity = await advanceForwardExtremities(
         trx,
         event.roomId,

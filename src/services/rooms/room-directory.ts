@@ -85,7 +85,7 @@ export class RoomDirectory {
   async publicRooms(request: PublicRoomsRequest): Promise<PublicRoomsResponse> {
     if (request.server !== undefined && request.server !== this.serverName) {
       throw notFound(
-        `The room directory of ${request.server} needs federation, which is not supported yet`,
+        `The room directory of ${request.server} is asked of that server, not read here`,
       );
     }
     let offset = 0;
@@ -146,7 +146,7 @@ export class RoomDirectory {
 }
 
 /** The plain-text topic: `m.topic`'s `text/plain` representation, else `topic`. */
-function plainTopic(content: JsonObject | undefined): string | undefined {
+export function plainTopic(content: JsonObject | undefined): string | undefined {
   if (content === undefined) return undefined;
   const block = content['m.topic'];
   if (typeof block === 'object' && block !== null && !Array.isArray(block)) {

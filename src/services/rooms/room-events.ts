@@ -27,7 +27,7 @@ import type { TxnKey } from '../../storage/rooms/txn-ids.js';
 import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import { Listeners } from '../listeners.js';
-import type { RoomGraph } from '../room-graph/room-graph.js';
+import type { EventCheck, PersistEventOptions, RoomGraph } from '../room-graph/room-graph.js';
 import { buildEvent } from './event-builder.js';
 import type { EventDraft } from './event-builder.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -246,6 +246,32 @@ export class RoomEvents {
   }
 
   /**
+   * Stores an event received from another server (checked already: see `RoomGraph.checkEvent`)
+   * under the room's lock, so that it and local sends are ordered. An accepted event gets the
+   * same bookkeeping as a local one (memberships, redactions) and is announced on `persisted`
+   * (syncs wake); a rejected, soft-failed or outlier event is only stored. Returns its stream
+   * position. Not to be called inside `withRoomLock` of the same room.
+   */
+  async persistReceived(event: RoomEvent, options: PersistEventOptions): Promise<number> {
+    const accepted =
+      options.rejected === undefined && options.softFailed !== true && options.outlier !== true;
+    let written = false;
+    const streamOrdering = await this.#lock.run(event.roomId, () =>
+      this.#graph.persistEvent(event, {
+        ...options,
+        withinTransaction: async (trx, position) => {
+          written = true;
+          if (accepted) await recordEvent(trx, event, position);
+          await options.withinTransaction?.(trx, position);
+        },
+      }),
+    );
+    // An event stored before (a retried transaction) is not announced again.
+    if (accepted && written) await this.persisted.emit(announcementOf(event, streamOrdering));
+    return streamOrdering;
+  }
+
+  /**
    * Builds and signs an event of this server at the given place in the room, timestamped now
    * (plus `tsOffset` milliseconds: room creation moves a create event that would collide).
    */
@@ -279,6 +305,28 @@ export class RoomEvents {
       .filter((id) => id !== undefined);
     const events = await this.#graph.getEvents(ids);
     return ids.map((id) => events.get(id)).filter((event) => event !== undefined);
+  }
+
+  /**
+   * Builds and checks an event at the room's current extremities as `send` would, without
+   * storing it (federated membership: an invite the invitee's server must co-sign first, and
+   * the templates of make_join/make_leave/make_knock). Not under the room's lock: the caller
+   * stores the event, if at all, as a received one.
+   */
+  async prepare(
+    roomId: string,
+    draft: EventDraft,
+  ): Promise<{ event: RoomEvent; version: RoomVersion; check: EventCheck }> {
+    const version = await this.requireRoomVersion(roomId);
+    const prevEvents = await this.#prevEvents(roomId);
+    const stateBefore = await this.#graph.computeStateBefore(
+      roomId,
+      prevEvents.map((event) => event.eventId),
+    );
+    const authEvents = await this.authEventsFor(draft, version, stateBefore);
+    const event = this.build(draft, version, roomId, prevEvents, authEvents);
+    const check = await this.#graph.checkEvent(event, { authEvents, stateBefore });
+    return { event, version, check };
   }
 
   /** The deepest forward extremities (at most 10); 404 for a room without events. */

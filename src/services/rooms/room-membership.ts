@@ -4,8 +4,10 @@
  * (the auth rules decide who may do what) after checks the rules leave to the server. Also keeps
  * member events in step with profiles and makes deactivated users leave their rooms.
  *
- * Federation comes later: a room this server does not have, an alias of another server, or
- * inviting a user of another server is refused with an error that says so.
+ * Rooms of other servers go through a `RemoteMembershipHandler` (federation's
+ * `FederatedMembership`, given with `useFederation`): joining or knocking on a room this server
+ * is not in, rejecting an invite to one, inviting a user of another server. Without it (tests of
+ * the rooms slice alone) those are refused with an error that says so.
  */
 
 import type { Logger } from 'pino';
@@ -24,6 +26,7 @@ import {
   selectRoomsOfUser,
 } from '../../storage/rooms/memberships.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
+import { stateKeyOf } from '../../protocol/room-event.js';
 import type { ProfileChange, Profiles } from '../profiles/profiles.js';
 import type { RoomGraph } from '../room-graph/room-graph.js';
 import type { Users } from '../users/users.js';
@@ -37,6 +40,38 @@ export const FEDERATION_NOT_SUPPORTED = 'federation with other servers is not su
 export interface JoinOptions {
   readonly reason?: string;
   readonly isGuest?: boolean;
+  /** Servers to join a room of other servers through (`via`, `server_name`). */
+  readonly servers?: readonly string[];
+}
+
+/** How membership reaches rooms of other servers (implemented by federation). */
+export interface RemoteMembershipHandler {
+  /** Whether a local user is joined to the room (this server then holds its state). */
+  isResident(roomId: string): Promise<boolean>;
+  /** An alias of another server to its room and the servers to join through. */
+  resolveRemoteAlias(alias: string): Promise<{ roomId: string; servers: string[] }>;
+  joinRemote(
+    userId: string,
+    roomId: string,
+    servers: readonly string[],
+    content: JsonObject,
+  ): Promise<void>;
+  knockRemote(
+    userId: string,
+    roomId: string,
+    servers: readonly string[],
+    content: JsonObject,
+  ): Promise<void>;
+  /** Rejects an invite (or rescinds a knock) to a room this server is not in. */
+  leaveRemote(userId: string, roomId: string, content: JsonObject): Promise<void>;
+  inviteRemote(sender: string, roomId: string, target: string, content: JsonObject): Promise<void>;
+}
+
+/** Where a join or knock goes: a room this server holds, or one of other servers. */
+interface MembershipTarget {
+  readonly roomId: string;
+  readonly remote: boolean;
+  readonly servers: readonly string[];
 }
 
 export interface RoomMembershipDeps {
@@ -59,6 +94,7 @@ export class RoomMembership {
   readonly #profiles: Profiles;
   readonly #serverName: string;
   readonly #log: Logger;
+  #remote: RemoteMembershipHandler | undefined;
 
   constructor(deps: RoomMembershipDeps) {
     this.#db = deps.db;
@@ -69,6 +105,11 @@ export class RoomMembership {
     this.#profiles = deps.profiles;
     this.#serverName = deps.serverName;
     this.#log = deps.logger;
+  }
+
+  /** Lets membership reach rooms of other servers (set once federation is built). */
+  useFederation(remote: RemoteMembershipHandler): void {
+    this.#remote = remote;
   }
 
   /**
@@ -94,8 +135,19 @@ export class RoomMembership {
 
   /** Joins a room (or updates the user's profile in it if already joined); returns the room ID. */
   async join(userId: string, roomIdOrAlias: string, options: JoinOptions = {}): Promise<string> {
-    const roomId = await this.resolveRoom(roomIdOrAlias);
+    const target = await this.#locate(roomIdOrAlias, options.servers ?? []);
+    const roomId = target.roomId;
     const profile = await this.#profileOf(userId);
+    if (target.remote) {
+      const content = withReason({ ...profile }, options.reason);
+      await (this.#remote as RemoteMembershipHandler).joinRemote(
+        userId,
+        roomId,
+        target.servers,
+        content,
+      );
+      return roomId;
+    }
     await this.#events.send(roomId, async (state) => {
       const current = await state.event('m.room.member', userId);
       const content: JsonObject = { membership: 'join', ...profile };
@@ -132,8 +184,14 @@ export class RoomMembership {
     target: string,
     options: { reason?: string; isDirect?: boolean } = {},
   ): Promise<void> {
-    await this.#requireLocalInvitee(target);
     await this.#requireKnownRoom(roomId, 'You are not in this room');
+    if (this.#remote !== undefined && isValidUserId(target) && !this.#users.isLocal(target)) {
+      const content: JsonObject = withReason({ membership: 'invite' }, options.reason);
+      if (options.isDirect === true) content.is_direct = true;
+      await this.#remote.inviteRemote(sender, roomId, target, content);
+      return;
+    }
+    await this.#requireLocalInvitee(target);
     const profile = await this.#profileOf(target);
     await this.#events.send(roomId, async () => {
       const content: JsonObject = { membership: 'invite', ...profile };
@@ -143,9 +201,43 @@ export class RoomMembership {
     });
   }
 
+  /** Whether users of other servers can be invited (federation is there). */
+  canInviteRemote(): boolean {
+    return this.#remote !== undefined;
+  }
+
+  /**
+   * Invites users of other servers into a room just created (`createRoom`'s `invite`): one
+   * failing (its server unreachable or refusing) is logged, the room stays created.
+   */
+  async inviteRemoteAfterCreation(
+    sender: string,
+    roomId: string,
+    targets: readonly string[],
+    options: { isDirect?: boolean } = {},
+  ): Promise<void> {
+    for (const target of targets) {
+      try {
+        await this.invite(sender, roomId, target, options);
+      } catch (error) {
+        this.#log.warn({ err: error, room_id: roomId, invitee: target }, 'remote invite failed');
+      }
+    }
+  }
+
   /** Leaves a room, rejects an invite or rescinds a knock; nothing happens if already left. */
   async leave(userId: string, roomId: string, reason?: string): Promise<void> {
     await this.#events.requireRoomVersion(roomId);
+    if (this.#remote !== undefined && (await this.#isRemoteRoom(roomId))) {
+      // Known only through an invite or a knock: the leave goes through a resident server.
+      const row = await this.#db.read((db) => selectMembership(db, roomId, userId));
+      if (row?.membership === 'invite' || row?.membership === 'knock') {
+        await this.#remote.leaveRemote(userId, roomId, withReason({}, reason));
+        return;
+      }
+      if (row === undefined) throw forbidden('You are not a member of this room');
+      if (row.membership !== 'join') return;
+    }
     await this.#events.send(roomId, async (state) => {
       const current = await state.event('m.room.member', userId);
       if (current === undefined) throw forbidden('You are not a member of this room');
@@ -182,9 +274,24 @@ export class RoomMembership {
   }
 
   /** Knocks on a room (room versions 7 and later); returns the room ID. */
-  async knock(userId: string, roomIdOrAlias: string, reason?: string): Promise<string> {
-    const roomId = await this.resolveRoom(roomIdOrAlias);
+  async knock(
+    userId: string,
+    roomIdOrAlias: string,
+    reason?: string,
+    servers: readonly string[] = [],
+  ): Promise<string> {
+    const target = await this.#locate(roomIdOrAlias, servers);
+    const roomId = target.roomId;
     const profile = await this.#profileOf(userId);
+    if (target.remote) {
+      await (this.#remote as RemoteMembershipHandler).knockRemote(
+        userId,
+        roomId,
+        target.servers,
+        withReason({ ...profile }, reason),
+      );
+      return roomId;
+    }
     await this.#events.send(roomId, async (state) => {
       if (!state.version.knockJoinRule) {
         throw forbidden(`Room version ${state.version.id} does not support knocking`);
@@ -293,6 +400,48 @@ export class RoomMembership {
         );
       }
     }
+  }
+
+  /**
+   * Where a join or knock goes: local aliases and rooms this server holds stay here; aliases of
+   * other servers are resolved through them, and rooms this server is not in go to federation
+   * with the servers to try (those given, then those the alias's server named).
+   */
+  async #locate(roomIdOrAlias: string, servers: readonly string[]): Promise<MembershipTarget> {
+    const remote = this.#remote;
+    if (remote === undefined) {
+      return { roomId: await this.resolveRoom(roomIdOrAlias), remote: false, servers: [] };
+    }
+    let roomId = roomIdOrAlias;
+    let via = [...servers];
+    if (isValidRoomAlias(roomIdOrAlias)) {
+      if (this.#aliases.isLocal(roomIdOrAlias)) {
+        roomId = (await this.#aliases.resolve(roomIdOrAlias)).room_id;
+      } else {
+        const resolved = await remote.resolveRemoteAlias(roomIdOrAlias);
+        roomId = resolved.roomId;
+        via = [...via, ...resolved.servers];
+      }
+    }
+    if (!(await this.#isRemoteRoom(roomId))) {
+      return { roomId: await this.resolveRoom(roomId), remote: false, servers: [] };
+    }
+    return { roomId, remote: true, servers: [...new Set(via)] };
+  }
+
+  /**
+   * Whether the room is one of other servers this server is not in: unknown, known only
+   * through an invite or knock, or left by every local user (and not created here).
+   */
+  async #isRemoteRoom(roomId: string): Promise<boolean> {
+    if (this.#remote === undefined) return false;
+    if ((await this.#graph.roomVersionOf(roomId)) === undefined) return true;
+    if (await this.#remote.isResident(roomId)) return false;
+    if ((await this.#graph.forwardExtremities(roomId)).length === 0) return true;
+    const create = await this.#graph.getEvent(
+      (await this.#graph.currentState(roomId)).get(stateKeyOf('m.room.create', '')) ?? '',
+    );
+    return create === undefined || !this.#users.isLocal(create.sender);
   }
 
   async #requireKnownRoom(roomId: string, message: string): Promise<void> {

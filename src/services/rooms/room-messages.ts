@@ -68,7 +68,7 @@ export class RoomMessages {
     if (type === 'm.room.member' && isValidUserId(stateKey)) {
       if (content.membership === 'invite' && parseUserId(stateKey).serverName !== this.serverName) {
         throw forbidden(
-          `Cannot invite ${stateKey}: inviting users of other servers needs federation, which is not supported yet`,
+          `Cannot invite ${stateKey} with a state event: invite users of other servers with POST /rooms/{roomId}/invite`,
         );
       }
     }

@@ -96,6 +96,7 @@ export function createRoomServices(deps: RoomServicesDeps): RoomServices {
     users,
     profiles,
     serverName,
+    membership: roomMembership,
   });
 
   return {

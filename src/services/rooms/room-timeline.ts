@@ -2,6 +2,8 @@
  * Reading a room's timeline: `/messages`, `/context`, `/event` and `/timestamp_to_event`. The
  * timeline is the room's accepted events in stream order; pagination tokens are stream
  * positions (see stream-token.ts). Every event served passes the reader's history visibility.
+ * When backwards pagination reaches the oldest event stored of a room that has older history on
+ * other servers (a room joined over federation), the history is fetched first (`useBackfill`).
  */
 
 import { notFound } from '../../core/errors.js';
@@ -9,6 +11,7 @@ import { stateKeyOf } from '../../protocol/room-event.js';
 import type { RoomEvent } from '../../protocol/room-event.js';
 import {
   selectEventsByTimestamp,
+  selectLowestStreamOrdering,
   selectMaxStreamOrdering,
   selectTimeline,
 } from '../../storage/rooms/timeline.js';
@@ -56,6 +59,15 @@ export interface ContextResponse {
   state: ClientEvent[];
 }
 
+/**
+ * Fetches a room's older history from other servers (federation backfill): stores up to about
+ * `limit` events before the oldest stored ones, with positions below them, and returns how many
+ * it stored (0: nothing more to have).
+ */
+export interface TimelineBackfill {
+  backfill(roomId: string, limit: number): Promise<number>;
+}
+
 interface Page {
   events: RoomEvent[];
   /** Stream position of each event returned. */
@@ -66,6 +78,8 @@ interface Page {
 }
 
 export class RoomTimeline {
+  #backfill: TimelineBackfill | undefined;
+
   constructor(
     private readonly db: TenantDatabase,
     private readonly graph: RoomGraph,
@@ -73,6 +87,11 @@ export class RoomTimeline {
     private readonly visibility: HistoryVisibility,
     private readonly clientEvents: ClientEvents,
   ) {}
+
+  /** Backwards pagination past the oldest stored event asks `backfill` for more. */
+  useBackfill(backfill: TimelineBackfill): void {
+    this.#backfill = backfill;
+  }
 
   /** `GET /rooms/{roomId}/messages`. */
   async messages(
@@ -85,15 +104,25 @@ export class RoomTimeline {
       request.from ??
       (request.dir === 'b' ? await this.db.read((db) => selectMaxStreamOrdering(db)) : 0);
     const limit = Math.min(Math.max(request.limit, 0), MAX_MESSAGES_LIMIT);
-    const page = await this.#page(
-      reader.userId,
-      roomId,
-      request.dir,
-      from,
-      request.to,
-      limit,
-      request.filter,
-    );
+    const read = () =>
+      this.#page(reader.userId, roomId, request.dir, from, request.to, limit, request.filter);
+    let page = await read();
+    if (
+      request.dir === 'b' &&
+      request.to === undefined &&
+      page.next === undefined &&
+      page.events.length < limit &&
+      this.#backfill !== undefined &&
+      (await this.#backfill.backfill(roomId, limit - page.events.length)) > 0
+    ) {
+      // Older events were fetched (below every stored one): read again, and end the page with
+      // a token past them even if it is not full, so the client asks for (and fetches) more.
+      page = await read();
+      if (page.next === undefined) {
+        const lowest = await this.db.read((db) => selectLowestStreamOrdering(db, roomId));
+        if (lowest !== undefined && lowest <= from) page.next = lowest - 1;
+      }
+    }
     const response: MessagesResponse = {
       start: formatStreamToken(from),
       chunk: await this.clientEvents.format(page.events, reader, page.memberships),

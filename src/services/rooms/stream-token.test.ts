@@ -5,7 +5,9 @@ describe('stream tokens', () => {
   it('round-trips positions', () => {
     expect(formatStreamToken(42)).toBe('s42');
     expect(parseStreamToken('s42')).toBe(42);
-    expect(formatStreamToken(-1)).toBe('s0');
+    // Events fetched from a room's past sit below 0.
+    expect(formatStreamToken(-7)).toBe('s-7');
+    expect(parseStreamToken('s-7')).toBe(-7);
   });
 
   it('reads the events position of a sync token', () => {
@@ -14,7 +16,18 @@ describe('stream tokens', () => {
   });
 
   it('refuses anything else with M_INVALID_PARAM', () => {
-    for (const token of ['', '42', 's', 'sx', 't42', 's42x', 's1234567890123456', 'S4']) {
+    for (const token of [
+      '',
+      '42',
+      's',
+      'sx',
+      't42',
+      's42x',
+      's1234567890123456',
+      'S4',
+      's--1',
+      's-',
+    ]) {
       expect(() => parseStreamToken(token), token).toThrow(
         expect.objectContaining({ errcode: 'M_INVALID_PARAM' }),
       );

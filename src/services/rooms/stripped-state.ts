@@ -71,8 +71,33 @@ export async function membershipStrippedState(
   graph: RoomGraph,
   membership: MembershipEventRef,
 ): Promise<StrippedStateEvent[]> {
-  const state = (await graph.stateAfterEvent(membership.eventId)) ?? new Map();
+  const state = await graph.stateAfterEvent(membership.eventId);
+  if (state === undefined) return receivedRoomState(graph, membership.eventId);
   return strippedState(graph, state, [membership.sender, membership.userId]);
+}
+
+/**
+ * The stripped state another server sent with an invite or knock of a room this server is not
+ * in (kept as an outlier, with it in `unsigned.invite_room_state` / `knock_room_state`), and
+ * the member event itself.
+ */
+async function receivedRoomState(graph: RoomGraph, eventId: string): Promise<StrippedStateEvent[]> {
+  const event = await graph.getEvent(eventId);
+  if (event === undefined) return [];
+  const unsigned = event.pdu.unsigned;
+  const key = event.content.membership === 'knock' ? 'knock_room_state' : 'invite_room_state';
+  const received =
+    unsigned !== null && typeof unsigned === 'object' && !Array.isArray(unsigned)
+      ? unsigned[key]
+      : undefined;
+  const events = (Array.isArray(received) ? received : []) as unknown as StrippedStateEvent[];
+  const own: StrippedStateEvent = {
+    type: event.type,
+    state_key: event.stateKey ?? '',
+    sender: event.sender,
+    content: event.content,
+  };
+  return [...events.filter((e) => !(e.type === own.type && e.state_key === own.state_key)), own];
 }
 
 /** Where the stripped state of an invite or knock goes in the member event's `unsigned`. */
@@ -90,10 +115,20 @@ export async function unsignedRoomState(
   if (event.type !== 'm.room.member' || event.stateKey === undefined) return undefined;
   const membership = event.content.membership;
   if (membership !== 'invite' && membership !== 'knock') return undefined;
-  const state = (await graph.stateBeforeEvent(event.eventId)) ?? new Map();
+  const key = membership === 'invite' ? 'invite_room_state' : 'knock_room_state';
+  const state = await graph.stateBeforeEvent(event.eventId);
+  if (state === undefined) {
+    // An outlier from another server: the stripped state it came with, if any.
+    const unsigned = event.pdu.unsigned;
+    const received =
+      unsigned !== null && typeof unsigned === 'object' && !Array.isArray(unsigned)
+        ? unsigned[key]
+        : undefined;
+    return {
+      key,
+      events: (Array.isArray(received) ? received : []) as unknown as StrippedStateEvent[],
+    };
+  }
   const members = membership === 'invite' ? [event.sender] : [];
-  return {
-    key: membership === 'invite' ? 'invite_room_state' : 'knock_room_state',
-    events: await strippedState(graph, state, members),
-  };
+  return { key, events: await strippedState(graph, state, members) };
 }

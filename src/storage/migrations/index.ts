@@ -10,6 +10,10 @@ import * as m0008 from './0008-e2ee-keys.js';
 import * as m0009 from './0009-key-backup.js';
 import * as m0010 from './0010-media.js';
 import * as m0011 from './0011-media-thumbnails.js';
+import * as m0012 from './0012-federation.js';
+import * as m0013 from './0013-openid-tokens.js';
+import * as m0014 from './0014-backfill-positions.js';
+import * as m0015 from './0015-remote-media.js';
 
 /**
  * Every migration, by name. Kysely applies them in name order and records each name in the
@@ -28,6 +32,10 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0009-key-backup': m0009,
   '0010-media': m0010,
   '0011-media-thumbnails': m0011,
+  '0012-federation': m0012,
+  '0013-openid-tokens': m0013,
+  '0014-backfill-positions': m0014,
+  '0015-remote-media': m0015,
 });
 
 export function migrationNames(): string[] {

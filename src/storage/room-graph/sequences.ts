@@ -34,3 +34,24 @@ export async function currentSequenceValue(
     .executeTakeFirstOrThrow();
   return Number(row.last_value);
 }
+
+/**
+ * Takes `count` stream positions below every one taken before, for events fetched from a room's
+ * past (backfill): the `backfill_ordering` counter goes down from 0, so backfilled events sort
+ * before every event this server stored as it happened, and each batch before the one fetched
+ * before it. Returns them ascending (the oldest event of the batch gets the first). Call it in a
+ * transaction.
+ */
+export async function takeBackfillPositions(
+  trx: Kysely<Database>,
+  count: number,
+): Promise<number[]> {
+  const row = await trx
+    .updateTable('sequences')
+    .set((eb) => ({ last_value: eb('last_value', '-', count) }))
+    .where('name', '=', 'backfill_ordering')
+    .returning('last_value')
+    .executeTakeFirstOrThrow();
+  const lowest = Number(row.last_value);
+  return Array.from({ length: count }, (_, index) => lowest + index);
+}

@@ -131,3 +131,21 @@ export async function selectMaxStreamOrdering(db: Kysely<Database>): Promise<num
     .executeTakeFirstOrThrow();
   return Number(row.last_value);
 }
+
+/** The lowest stream position of the room's timeline events (undefined: none). */
+export async function selectLowestStreamOrdering(
+  db: Kysely<Database>,
+  roomId: string,
+): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('events')
+    .select('stream_ordering')
+    .where('room_id', '=', roomId)
+    .where('outlier', '=', 0)
+    .where('soft_failed', '=', 0)
+    .where('rejected_reason', 'is', null)
+    .orderBy('stream_ordering', 'asc')
+    .limit(1)
+    .executeTakeFirst();
+  return row === undefined ? undefined : Number(row.stream_ordering);
+}

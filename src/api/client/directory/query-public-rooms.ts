@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { remotePublicRooms } from '../../../services/federation/remote-directory.js';
 import { defineEndpoint } from '../../endpoint.js';
 import { clientPaths } from '../paths.js';
 
@@ -20,12 +21,16 @@ export const queryPublicRooms = defineEndpoint({
     include_all_networks: z.boolean().optional(),
     third_party_instance_id: z.string().optional(),
   }),
-  handler: async (ctx, req) =>
-    ctx.services.roomDirectory.publicRooms({
+  handler: async (ctx, req) => {
+    const request = {
       limit: req.body.limit,
       since: req.body.since,
       server: req.query.server,
       genericSearchTerm: req.body.filter?.generic_search_term,
       roomTypes: req.body.filter?.room_types,
-    }),
+    };
+    return request.server !== undefined && request.server !== ctx.serverName
+      ? remotePublicRooms(ctx.services.federation.client, request.server, request)
+      : ctx.services.roomDirectory.publicRooms(request);
+  },
 });

@@ -5,7 +5,8 @@ import { federationTimeoutSchema } from './key-schemas.js';
 
 /**
  * `POST /keys/claim`: one one-time key (or else the fallback key) per requested device and
- * algorithm; a one-time key is never handed out twice. See docs/e2ee.md.
+ * algorithm; a one-time key is never handed out twice. Other servers' users' keys are claimed
+ * from their servers within `timeout` ms (default 10 s). See docs/e2ee.md.
  */
 export const claimKeys = defineEndpoint({
   method: 'POST',
@@ -16,5 +17,6 @@ export const claimKeys = defineEndpoint({
     one_time_keys: z.record(z.string(), z.record(z.string(), z.string())),
     timeout: federationTimeoutSchema,
   }),
-  handler: async (ctx, req) => ctx.services.keyClaim.claim(req.body.one_time_keys),
+  handler: async (ctx, req) =>
+    ctx.services.keyClaim.claim(req.body.one_time_keys, req.body.timeout),
 });

@@ -47,5 +47,5 @@ export const crossSigningKeySchema = z
   })
   .transform((value) => value as CrossSigningKeyObject);
 
-/** `timeout` of `/keys/query` and `/keys/claim`: accepted, unused until federation. */
+/** `timeout` of `/keys/query` and `/keys/claim`: how long to wait for other servers, in ms. */
 export const federationTimeoutSchema = z.number().int().nonnegative().optional();

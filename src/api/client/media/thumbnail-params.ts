@@ -56,6 +56,10 @@ export async function serveThumbnail(
     signal: req.signal,
     unauthenticated,
   });
-  const extension = EXTENSIONS[thumbnail.contentType] ?? 'png';
-  return mediaResponse(thumbnail, `thumbnail.${extension}`);
+  return mediaResponse(thumbnail, thumbnailFileName(thumbnail.contentType));
+}
+
+/** `thumbnail.png`, `thumbnail.jpg`…: the file name thumbnails are served with. */
+export function thumbnailFileName(contentType: string): string {
+  return `thumbnail.${EXTENSIONS[contentType] ?? 'png'}`;
 }

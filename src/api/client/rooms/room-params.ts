@@ -65,3 +65,16 @@ export const stateEventParams = z.object({
   eventType: z.string().min(1),
   stateKey: z.string().default(''),
 });
+
+/** The servers to join or knock through: `via` (v1.12+) and the older `server_name`, repeatable. */
+export const viaServersQuery = z.object({
+  via: z.union([z.string(), z.array(z.string())]).optional(),
+  server_name: z.union([z.string(), z.array(z.string())]).optional(),
+});
+
+/** The servers of `viaServersQuery`, `via` first, each once. */
+export function viaServers(query: z.output<typeof viaServersQuery>): string[] {
+  const list = (value: string | string[] | undefined) =>
+    value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return [...new Set([...list(query.via), ...list(query.server_name)])];
+}
