@@ -119,6 +119,7 @@ import { downloadMediaLegacy } from './client/media/download-media-legacy.js';
 import { getMediaConfig } from './client/media/get-media-config.js';
 import { thumbnailMedia } from './client/media/thumbnail-media.js';
 import { thumbnailMediaLegacy } from './client/media/thumbnail-media-legacy.js';
+import { previewUrl } from './client/media/preview-url.js';
 
 /** Every endpoint a tenant serves; the HTTP layer registers exactly these. */
 import { sendTransaction } from './federation/transactions/send-transaction.js';
@@ -308,4 +309,6 @@ export const tenantEndpoints: readonly Endpoint[] = [
   // Federation: this server's media for other servers.
   downloadFederationMedia,
   thumbnailFederationMedia,
+  // Media: URL previews.
+  previewUrl,
 ];

@@ -16,6 +16,7 @@ import {
   type MediaSettings,
 } from '../services/media/media-repository.js';
 import { ThumbnailService } from '../services/media/thumbnail-service.js';
+import { UrlPreviews } from '../services/media/url-preview.js';
 import { RemoteMedia } from '../services/media/remote-media.js';
 import { createFederationServices } from '../services/federation/federation-services.js';
 import { connectOutboundFederation } from '../services/federation/connect-outbound.js';
@@ -153,6 +154,15 @@ export async function startHomeserver(
       maxBytes: media.settings.maxUploadBytes,
     }),
   );
+  const urlPreviews = new UrlPreviews({
+    media,
+    clock,
+    logger,
+    settings: {
+      enabled: config.url_preview_enabled,
+      ipAllowlist: config.url_preview_ip_allowlist,
+    },
+  });
   const context: TenantContext = {
     serverName: config.server_name,
     config,
@@ -188,6 +198,7 @@ export async function startHomeserver(
         logger,
         settings: { maxSourceBytes: config.max_thumbnail_source_bytes },
       }),
+      urlPreviews,
       federation,
     },
   };
@@ -218,6 +229,7 @@ export async function startHomeserver(
         await stopOutboundFederation();
         federation.close();
         await stopEphemeralServices(ephemeral);
+        urlPreviews.stop();
         media.stop();
         await mediaStore.close();
       }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isCidr } from './media/url-preview-address.js';
 
 /**
  * The settings of one tenant: everything that makes it a distinct homeserver. Stored as
@@ -50,6 +51,15 @@ export const tenantConfigSchema = z.object({
   unauthenticated_media_freeze_ts: z.number().int().nonnegative().optional(),
   /** Largest media (bytes) that is thumbnailed; larger: 413 M_TOO_LARGE. Default 20 MiB. */
   max_thumbnail_source_bytes: z.number().int().positive().optional(),
+  /** Whether `preview_url` fetches previews; default false (disabled: 404 M_UNRECOGNIZED). */
+  url_preview_enabled: z.boolean().optional(),
+  /**
+   * CIDR ranges (or single addresses) URL previews may reach although they are private,
+   * loopback, link-local… (SSRF guard; see docs/media.md). Empty by default.
+   */
+  url_preview_ip_allowlist: z
+    .array(z.string().refine(isCidr, { message: 'must be a CIDR range such as 10.1.0.0/16' }))
+    .optional(),
   /** File with the tenant's Ed25519 signing keys, in Synapse's format. */
   signing_key_path: z.string().min(1),
   /** Keys the tenant signed with before, still published in `old_verify_keys`. */

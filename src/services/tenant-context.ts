@@ -7,6 +7,7 @@ import type { EphemeralServices } from './ephemeral-services.js';
 import type { FederationServices } from './federation/federation-services.js';
 import type { MediaRepository } from './media/media-repository.js';
 import type { ThumbnailService } from './media/thumbnail-service.js';
+import type { UrlPreviews } from './media/url-preview.js';
 import type { NotificationCounts } from './push/notification-counts.js';
 import type { RoomServices } from './rooms/room-services.js';
 import type { ServerKeys } from './server-keys/server-keys.js';
@@ -37,6 +38,8 @@ export interface TenantServices
   readonly media: MediaRepository;
   /** Thumbnails of the tenant's media, made on request and cached. */
   readonly thumbnails: ThumbnailService;
+  /** URL previews (`preview_url`), fetched behind an SSRF guard and cached. */
+  readonly urlPreviews: UrlPreviews;
   /** The server-server API: keys, signed requests, and (as it grows) inbound and outbound work. */
   readonly federation: FederationServices;
 }

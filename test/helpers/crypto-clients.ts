@@ -60,7 +60,14 @@ export function plaintexts(room: Room | null): string[] {
 export class CryptoClients {
   private readonly clients: MatrixClient[] = [];
 
-  constructor(private readonly baseUrl: string) {}
+  /**
+   * `fetchFn` is how the clients reach `baseUrl` (e.g. `localhostFetch` for a tenant of
+   * `marina up` at `http://<name>.localhost:PORT`); a client's own `fetchFn` option overrides it.
+   */
+  constructor(
+    private readonly baseUrl: string,
+    private readonly fetchFn: typeof fetch = fetch,
+  ) {}
 
   /**
    * A client of `user` with Rust crypto in memory, started and past its first sync. `options`
@@ -72,7 +79,7 @@ export class CryptoClients {
   ): Promise<MatrixClient> {
     const client = createClient({
       baseUrl: this.baseUrl,
-      fetchFn: fetch,
+      fetchFn: this.fetchFn,
       userId: user.userId,
       deviceId: user.deviceId,
       accessToken: user.accessToken,

@@ -276,6 +276,29 @@ describe('federation between tenants of one deployment', () => {
     }
   });
 
+  it('serves media uploaded on alpha to a user on gamma, fetched over federation', async () => {
+    const bytes = Buffer.from('a picture of alpha, in bytes');
+    const uploaded = await localhostFetch(
+      `${alice.baseUrl}/_matrix/media/v3/upload?filename=a.txt`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'text/plain' },
+        body: bytes,
+      },
+    );
+    expect(uploaded.status).toBe(200);
+    const contentUri = ((await uploaded.json()) as Json).content_uri as string;
+    const [serverName, mediaId] = contentUri.slice('mxc://'.length).split('/');
+    expect(serverName).toBe(ALPHA);
+    const downloaded = await localhostFetch(
+      `${carol.baseUrl}/_matrix/client/v1/media/download/${serverName}/${mediaId}`,
+      { headers: { authorization: `Bearer ${carol.token}` } },
+    );
+    expect(downloaded.status).toBe(200);
+    expect(downloaded.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(Buffer.from(await downloaded.arrayBuffer())).toEqual(bytes);
+  });
+
   it("answers bad federation requests with the spec's errors, and enforces server ACLs", async () => {
     const betaKey = await signingKeyOf(BETA);
     const stateIds = `/_matrix/federation/v1/state_ids/${encodeURIComponent(roomId)}`;
