@@ -3,24 +3,27 @@ import { remotePublicRooms } from '../../../services/federation/remote-directory
 import { defineEndpoint } from '../../endpoint.js';
 import { clientPaths } from '../paths.js';
 
+/** The body of `POST /publicRooms`, in the client API and over federation alike. */
+export const publicRoomsQueryBody = z.object({
+  limit: z.number().int().optional(),
+  since: z.string().optional(),
+  filter: z
+    .object({
+      generic_search_term: z.string().optional(),
+      room_types: z.array(z.string().nullable()).optional(),
+    })
+    .optional(),
+  include_all_networks: z.boolean().optional(),
+  third_party_instance_id: z.string().optional(),
+});
+
 /** `POST /publicRooms`: the published rooms, filtered by a search term and room types. */
 export const queryPublicRooms = defineEndpoint({
   method: 'POST',
   paths: clientPaths('/publicRooms'),
   auth: 'user',
   query: z.object({ server: z.string().optional() }),
-  body: z.object({
-    limit: z.number().int().optional(),
-    since: z.string().optional(),
-    filter: z
-      .object({
-        generic_search_term: z.string().optional(),
-        room_types: z.array(z.string().nullable()).optional(),
-      })
-      .optional(),
-    include_all_networks: z.boolean().optional(),
-    third_party_instance_id: z.string().optional(),
-  }),
+  body: publicRoomsQueryBody,
   handler: async (ctx, req) => {
     const request = {
       limit: req.body.limit,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { integerQuery } from '../../client/rooms/room-params.js';
+import { publicRoomsQueryBody } from '../../client/directory/query-public-rooms.js';
 import { defineEndpoint } from '../../endpoint.js';
 
 /** `GET /_matrix/federation/v1/publicRooms`: this server's published rooms, for another server. */
@@ -22,18 +23,7 @@ export const queryFederationPublicRooms = defineEndpoint({
   method: 'POST',
   paths: ['/_matrix/federation/v1/publicRooms'],
   auth: 'server',
-  body: z.object({
-    limit: z.number().int().optional(),
-    since: z.string().optional(),
-    filter: z
-      .object({
-        generic_search_term: z.string().optional(),
-        room_types: z.array(z.string().nullable()).optional(),
-      })
-      .optional(),
-    include_all_networks: z.boolean().optional(),
-    third_party_instance_id: z.string().optional(),
-  }),
+  body: publicRoomsQueryBody,
   handler: async (ctx, req) =>
     ctx.services.roomDirectory.publicRooms({
       limit: req.body.limit,
