@@ -7,10 +7,11 @@
 import { createHmac } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { TenantConfig } from '../src/services/tenant-config.js';
 import { startShard, type ShardProcess } from '../test/helpers/shard-process.js';
+
+export { freePort } from '../test/helpers/free-port.js';
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -270,12 +271,3 @@ export function describeMachine(): string {
 }
 
 export type { ShardProcess };
-
-/** A port free on 127.0.0.1 now (for a process that must be told its port up front). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

@@ -18,6 +18,7 @@ import {
 import { ThumbnailService } from '../services/media/thumbnail-service.js';
 import { UrlPreviews } from '../services/media/url-preview.js';
 import { RemoteMedia } from '../services/media/remote-media.js';
+import { RemoteMediaEviction } from '../services/media/remote-media-eviction.js';
 import { createFederationServices } from '../services/federation/federation-services.js';
 import { connectOutboundFederation } from '../services/federation/connect-outbound.js';
 import { readCaFiles } from '../services/federation/internet-federation.js';
@@ -154,6 +155,15 @@ export async function startHomeserver(
       maxBytes: media.settings.maxUploadBytes,
     }),
   );
+  // Cached remote media nobody was served for `remote_media_lifetime_days` goes (this tenant's timer).
+  const remoteMediaEviction = new RemoteMediaEviction({
+    db,
+    store: mediaStore,
+    clock,
+    logger,
+    lifetimeDays: config.remote_media_lifetime_days,
+  });
+  remoteMediaEviction.start();
   const urlPreviews = new UrlPreviews({
     media,
     clock,
@@ -161,6 +171,7 @@ export async function startHomeserver(
     settings: {
       enabled: config.url_preview_enabled,
       ipAllowlist: config.url_preview_ip_allowlist,
+      timeoutMs: config.url_preview_timeout_ms,
     },
   });
   const context: TenantContext = {
@@ -230,6 +241,7 @@ export async function startHomeserver(
         federation.close();
         await stopEphemeralServices(ephemeral);
         urlPreviews.stop();
+        await remoteMediaEviction.stop();
         media.stop();
         await mediaStore.close();
       }),

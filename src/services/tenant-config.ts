@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isCidr } from './media/url-preview-address.js';
+import { isCidr } from '../core/ip-address-policy.js';
 
 /**
  * The settings of one tenant: everything that makes it a distinct homeserver. Stored as
@@ -60,6 +60,13 @@ export const tenantConfigSchema = z.object({
   url_preview_ip_allowlist: z
     .array(z.string().refine(isCidr, { message: 'must be a CIDR range such as 10.1.0.0/16' }))
     .optional(),
+  /**
+   * Other servers' media cached here and not served for this many days is evicted (fetched
+   * again when next asked for); default 90 (Synapse: `media_retention.remote_media_lifetime`).
+   */
+  remote_media_lifetime_days: z.number().int().positive().optional(),
+  /** Time one URL preview may take, redirects and its image included (ms); default 10 s. */
+  url_preview_timeout_ms: z.number().int().positive().optional(),
   /** File with the tenant's Ed25519 signing keys, in Synapse's format. */
   signing_key_path: z.string().min(1),
   /** Keys the tenant signed with before, still published in `old_verify_keys`. */
@@ -79,6 +86,14 @@ export const tenantConfigSchema = z.object({
   federation_plain_http: z.record(z.string().min(1), z.string().min(1)).default({}),
   /** PEM files of CAs trusted for federation TLS besides the system's (private deployments, tests). */
   federation_ca_files: z.array(z.string().min(1)).default([]),
+  /**
+   * CIDR ranges (or single addresses) that federation over Internet discovery may connect to
+   * although they are private, loopback, link-local… (SSRF guard; see docs/federation.md and
+   * docs/media.md). Empty by default. Deployment tenants and `federation_plain_http` need none.
+   */
+  federation_ip_allowlist: z
+    .array(z.string().refine(isCidr, { message: 'must be a CIDR range such as 10.1.0.0/16' }))
+    .default([]),
   /** Notaries asked for other servers' keys when a server cannot be asked itself; none by default. */
   federation_trusted_key_servers: z
     .array(

@@ -432,6 +432,8 @@ export interface MediaThumbnailsTable {
   height: number;
   /** `crop` or `scale`. */
   method: string;
+  /** 0/1: an animated thumbnail (migration 0016). */
+  animated: number;
   content_type: string;
   size: number;
   created_ts: number;
@@ -552,4 +554,6 @@ export interface RemoteMediaCacheTable {
   /** Hex SHA-256 of the content. */
   sha256: string;
   fetched_ts: number;
+  /** When it was last served (at most an hour behind); migration 0016. */
+  last_access_ts: number;
 }

@@ -14,10 +14,25 @@ export interface MarinaProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface StartMarinaOptions {
+  /** Added to the environment (e.g. `MARINA_LOG_LEVEL`). */
+  readonly env?: Record<string, string>;
+  /**
+   * The port it was told to listen at on 127.0.0.1: it is ready once `/health` answers there,
+   * rather than once it logs its "serving" line (which a `warn` log level leaves out).
+   */
+  readonly port?: number;
+}
+
 /** Runs the real `marina` command with the given arguments; waits until it serves. */
-export async function startMarina(args: string[], timeoutMs = 30_000): Promise<MarinaProcess> {
+export async function startMarina(
+  args: string[],
+  timeoutMs = 30_000,
+  options: StartMarinaOptions = {},
+): Promise<MarinaProcess> {
   const child = spawn(process.execPath, [MARINA_BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   const logLines: Record<string, unknown>[] = [];
   let stderr = '';
@@ -52,6 +67,16 @@ export async function startMarina(args: string[], timeoutMs = 30_000): Promise<M
       clearTimeout(timer);
       reject(new Error(`marina exited with ${code} before serving: ${stderr}`));
     });
+    if (options.port !== undefined) {
+      const url = `http://127.0.0.1:${options.port}`;
+      const deadline = Date.now() + timeoutMs;
+      void untilHealthy(url, () => child.exitCode === null && Date.now() < deadline).then(
+        (healthy) => {
+          clearTimeout(timer);
+          if (healthy) resolve(url);
+        },
+      );
+    }
   });
 
   return {
@@ -87,4 +112,17 @@ export async function runMarina(
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stdout, stderr };
+}
+
+/** Polls `url/health` until it answers 200 (true) or `alive` turns false (false). */
+async function untilHealthy(url: string, alive: () => boolean): Promise<boolean> {
+  while (alive()) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
 }

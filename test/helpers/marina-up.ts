@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controllerAdmin, type ControllerAdmin } from './controller-admin.js';
+import { freePort } from './free-port.js';
 import { startMarina, type MarinaProcess } from './marina-process.js';
 
 /**
@@ -54,14 +55,24 @@ export interface MarinaUp {
   stop(): Promise<number | null>;
 }
 
-/** Runs `marina up --listen 127.0.0.1:0 --data-dir <temp> …args`; resolves once it serves. */
-export async function startMarinaUp(args: string[] = [], timeoutMs = 60_000): Promise<MarinaUp> {
+/**
+ * Runs `marina up --listen 127.0.0.1:0 --data-dir <temp> …args`; resolves once it serves. With
+ * `logLevel`, it and its shards log at that level (`MARINA_LOG_LEVEL`; benchmarks use `warn`,
+ * without a line per request) and it listens on a port chosen beforehand.
+ */
+export async function startMarinaUp(
+  args: string[] = [],
+  timeoutMs = 60_000,
+  options: { logLevel?: string } = {},
+): Promise<MarinaUp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'marina-up-'));
   let marina: MarinaProcess;
   try {
+    const port = options.logLevel === undefined ? 0 : await freePort();
     marina = await startMarina(
-      ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...args],
+      ['up', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...args],
       timeoutMs,
+      options.logLevel === undefined ? {} : { env: { MARINA_LOG_LEVEL: options.logLevel }, port },
     );
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });

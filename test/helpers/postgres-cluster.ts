@@ -1,9 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { access, chmod, chown, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './free-port.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -186,17 +186,4 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
     throw new Error('cannot find the uid/gid of the postgres user');
   }
   return { uid, gid };
-}
-
-/** A port that was free a moment ago (bind port 0, read it, release it). */
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolvePromise(port) : reject(new Error('no free port'))));
-    });
-  });
 }

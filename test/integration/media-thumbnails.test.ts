@@ -8,7 +8,7 @@ import type { TenantConfig } from '../../src/services/tenant-config.js';
 import {
   countThumbnails,
   selectThumbnail,
-  type ThumbnailSpec,
+  type ThumbnailKey,
 } from '../../src/storage/media/thumbnail-records.js';
 import { AccountServer, type Json } from '../helpers/account-server.js';
 import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from '../helpers/s3rver.js';
@@ -58,8 +58,25 @@ async function makeImage(
   return image.toFormat(format).toBuffer();
 }
 
+/** An animated GIF: `frames` frames of a gradient in changing colours, joined by sharp. */
+async function makeAnimatedGif(width: number, height: number, frames: number): Promise<Buffer> {
+  const pixels = Buffer.alloc(width * height * frames * 3);
+  for (let frame = 0; frame < frames; frame++) {
+    for (let i = 0; i < width * height; i++) {
+      const offset = (frame * width * height + i) * 3;
+      pixels[offset] = (frame * 255) / frames;
+      pixels[offset + 1] = ((i % width) * 255) / width;
+      pixels[offset + 2] = 255 - (frame * 255) / frames;
+    }
+  }
+  return sharp(pixels, { raw: { width, height: height * frames, channels: 3, pageHeight: height } })
+    .gif({ delay: new Array<number>(frames).fill(100), loop: 0 })
+    .toBuffer();
+}
+
 beforeAll(async () => {
   s3 = await startS3rver();
+  images.animatedGif = await makeAnimatedGif(400, 300, 3);
   images.png = await makeImage(1000, 800, 'png');
   images.jpeg = await makeImage(1200, 900, 'jpeg');
   images.gif = await makeImage(300, 200, 'gif');
@@ -176,7 +193,7 @@ describe.each([
   }
 
   const rows = (mediaId: string) => server.context.db.read((db) => countThumbnails(db, mediaId));
-  const row = (mediaId: string, spec: ThumbnailSpec) =>
+  const row = (mediaId: string, spec: ThumbnailKey) =>
     server.context.db.read((db) => selectThumbnail(db, mediaId, spec));
 
   beforeAll(async () => {
@@ -203,7 +220,7 @@ describe.each([
     expect(first.headers.get('content-security-policy')).toBe(CSP);
     expect(first.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
 
-    const spec = { width: 320, height: 240, method: 'scale' } as const;
+    const spec = { width: 320, height: 240, method: 'scale', animated: false } as const;
     expect(await store.keys(server.config)).toContain(thumbnailStorageKeyOf(mediaId, spec));
     expect(await rows(mediaId)).toBe(1);
     const made = await row(mediaId, spec);
@@ -271,6 +288,61 @@ describe.each([
     // Never enlarged: 300x200 in the 320x240 box stays 300x200 (a static PNG, not the GIF).
     const scale = await thumbnail(mediaId, 'width=320&height=240&method=scale&animated=false');
     expect(await decoded(scale)).toEqual({ format: 'png', width: 300, height: 200 });
+  });
+
+  it('thumbnails an animated GIF as an animated WebP when animated=true, else as a still', async () => {
+    const source = await sharp(images.animatedGif!).metadata();
+    expect({ format: source.format, pages: source.pages }).toEqual({ format: 'gif', pages: 3 });
+    const mediaId = await upload(images.animatedGif!, 'image/gif');
+
+    const animated = await thumbnail(mediaId, 'width=32&height=32&method=crop&animated=true');
+    expect(animated.status, JSON.stringify(animated.json)).toBe(200);
+    expect(animated.headers.get('content-type')).toBe('image/webp');
+    expect(animated.headers.get('content-disposition')).toBe('inline; filename="thumbnail.webp"');
+    const frames = await sharp(animated.bytes, { animated: true }).metadata();
+    expect(frames).toMatchObject({ format: 'webp', pages: 3, width: 32, pageHeight: 32 });
+
+    // animated=false and no animated parameter: a still image of the first frame.
+    for (const query of ['animated=false&', '']) {
+      const still = await thumbnail(mediaId, `${query}width=32&height=32&method=crop`);
+      expect(await decoded(still)).toEqual({ format: 'png', width: 32, height: 32 });
+      expect((await sharp(still.bytes).metadata()).pages ?? 1).toBe(1);
+    }
+    // Scaled into the 320x240 box (the recommended size for a 96x96 request), every frame.
+    const scaled = await thumbnail(mediaId, 'width=96&height=96&method=scale&animated=true');
+    expect(await sharp(scaled.bytes, { animated: true }).metadata()).toMatchObject({
+      format: 'webp',
+      pages: 3,
+      width: 320,
+      pageHeight: 240,
+    });
+
+    // Cached apart: an animated and a still thumbnail of the same size and method.
+    const crop32 = { width: 32, height: 32, method: 'crop' } as const;
+    expect(await row(mediaId, { ...crop32, animated: true })).toMatchObject({
+      contentType: 'image/webp',
+      size: animated.bytes.length,
+    });
+    expect(await row(mediaId, { ...crop32, animated: false })).toMatchObject({
+      contentType: 'image/png',
+    });
+    expect(await rows(mediaId)).toBe(3);
+    expect(await store.keys(server.config)).toContain(
+      thumbnailStorageKeyOf(mediaId, { ...crop32, animated: true }),
+    );
+    const again = await thumbnail(mediaId, 'width=32&height=32&method=crop&animated=true');
+    expect(again.bytes.equals(animated.bytes)).toBe(true);
+    expect(await rows(mediaId)).toBe(3);
+  });
+
+  it('answers animated=true for media that cannot be animated as if it were false', async () => {
+    const mediaId = await upload(images.jpeg!, 'image/jpeg');
+    const asked = await thumbnail(mediaId, 'width=96&height=96&method=crop&animated=true');
+    expect(await decoded(asked)).toEqual({ format: 'jpeg', width: 96, height: 96 });
+    const still = await thumbnail(mediaId, 'width=96&height=96&method=crop');
+    expect(still.bytes.equals(asked.bytes)).toBe(true);
+    // One cached thumbnail serves both.
+    expect(await rows(mediaId)).toBe(1);
   });
 
   it('serves a JPEG or PNG no larger than asked as it is, without caching a copy', async () => {

@@ -57,6 +57,9 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
       };
       return more();
     }
+    case '/stall':
+      // Never answers: the preview's deadline must end it.
+      return;
     case '/counted':
       return html(`<title>Visit ${hits.get(path)}</title>`);
     default:
@@ -67,6 +70,10 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
 let allowing: AccountServer;
 let guarded: AccountServer;
 let disabled: AccountServer;
+let impatient: AccountServer;
+let impatientToken = '';
+/** `url_preview_timeout_ms` of `impatient` (the default 10 s would make a slow test). */
+const SHORT_PREVIEW_TIMEOUT_MS = 500;
 let token = '';
 let guardedToken = '';
 
@@ -86,6 +93,12 @@ beforeAll(async () => {
   });
   guarded = await AccountServer.start({ url_preview_enabled: true });
   disabled = await AccountServer.start();
+  impatient = await AccountServer.start({
+    url_preview_enabled: true,
+    url_preview_ip_allowlist: ['127.0.0.1/32'],
+    url_preview_timeout_ms: SHORT_PREVIEW_TIMEOUT_MS,
+  });
+  impatientToken = (await impatient.createUser('carol', 'password-carol')).accessToken;
   token = (await allowing.createUser('alice', 'password-alice')).accessToken;
   guardedToken = (await guarded.createUser('bob', 'password-bob')).accessToken;
 }, 60_000);
@@ -94,6 +107,7 @@ afterAll(async () => {
   await allowing?.stop();
   await guarded?.stop();
   await disabled?.stop();
+  await impatient?.stop();
   origin?.closeAllConnections();
   await new Promise((resolve) => origin?.close(resolve));
 });
@@ -159,6 +173,22 @@ describe('URL previews with the origin allowed', () => {
     const reply = await allowing.call('GET', previewPath(`${originUrl}/huge`), { token });
     expect(reply.status).toBe(502);
     expect(reply.body.errcode).toBe('M_TOO_LARGE');
+  });
+
+  it('answers 504 M_UNKNOWN when the page does not answer within the time limit', async () => {
+    const started = Date.now();
+    const reply = await impatient.call('GET', previewPath(`${originUrl}/stall`), {
+      token: impatientToken,
+    });
+    const took = Date.now() - started;
+    expect(reply.status).toBe(504);
+    expect(reply.body).toEqual({ errcode: 'M_UNKNOWN', error: 'Timed out fetching the URL' });
+    expect(hits.get('/stall')).toBe(1);
+    expect(took).toBeGreaterThanOrEqual(SHORT_PREVIEW_TIMEOUT_MS - 50);
+    expect(took).toBeLessThan(5_000);
+    // A timeout is not cached: the next request asks the page again.
+    await impatient.call('GET', previewPath(`${originUrl}/stall`), { token: impatientToken });
+    expect(hits.get('/stall')).toBe(2);
   });
 
   it('refuses a redirect to a blocked address', async () => {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
 import { requestWithHost } from '../helpers/http-with-host.js';
 import { runMarina, startMarina, type MarinaProcess } from '../helpers/marina-process.js';
 import { PlacementServerForTests } from '../helpers/placement-server-for-tests.js';
@@ -115,15 +116,6 @@ async function startBlackhole(): Promise<{ url: string; stop: () => void }> {
       child.kill('SIGKILL');
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 describe('marina router routing', () => {

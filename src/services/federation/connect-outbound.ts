@@ -15,7 +15,7 @@ export function connectOutboundFederation(deps: {
   db: TenantDatabase;
   logger: Logger;
   outbound: OutboundQueue;
-  roomEvents: Pick<RoomEvents, 'persisted'>;
+  roomEvents: Pick<RoomEvents, 'persisted' | 'addLocalEventWrite'>;
   sources: OutboundEduSources;
 }): () => Promise<void> {
   const { serverName, db, logger, outbound } = deps;

@@ -6,9 +6,11 @@
  * not here, unless that server is already in the room. Events of other servers are theirs to
  * send.
  */
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { parseUserId } from '../../core/identifiers.js';
 import { selectMembersOfRoom } from '../../storage/rooms/memberships.js';
+import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import type { PersistedEvent, RoomEvents } from '../rooms/room-events.js';
 import type { OutboundQueue } from './outbound-queue.js';
@@ -24,7 +26,11 @@ export function serverOfUser(userId: string): string | undefined {
 
 /** The servers with at least one member joined to the room (this server included if it has). */
 export async function serversInRoom(db: TenantDatabase, roomId: string): Promise<Set<string>> {
-  const members = await db.read((d) => selectMembersOfRoom(d, roomId, ['join']));
+  return db.read((reader) => serversJoinedTo(reader, roomId));
+}
+
+async function serversJoinedTo(reader: Kysely<Database>, roomId: string): Promise<Set<string>> {
+  const members = await selectMembersOfRoom(reader, roomId, ['join']);
   const servers = new Set<string>();
   for (const member of members) {
     const server = serverOfUser(member.user_id);
@@ -33,13 +39,16 @@ export async function serversInRoom(db: TenantDatabase, roomId: string): Promise
   return servers;
 }
 
+/** What the fan-out needs to know of an event. */
+type FannedOutEvent = Pick<PersistedEvent, 'roomId' | 'type' | 'stateKey' | 'membership'>;
+
 /** The servers a new event of this server goes to (this server left out). */
 export async function fanoutDestinations(
-  db: TenantDatabase,
+  reader: Kysely<Database>,
   serverName: string,
-  event: PersistedEvent,
+  event: FannedOutEvent,
 ): Promise<string[]> {
-  const servers = await serversInRoom(db, event.roomId);
+  const servers = await serversJoinedTo(reader, event.roomId);
   const concernsMember =
     event.type === 'm.room.member' &&
     event.stateKey !== undefined &&
@@ -52,18 +61,40 @@ export async function fanoutDestinations(
   return [...servers].sort();
 }
 
-/** Queues every event this server creates for the other servers of its room; returns the disconnect. */
+/**
+ * Queues every event this server creates for the other servers of its room; returns the
+ * disconnect. An event built here is queued in the transaction that stores it (one commit, and
+ * the queue's sender woken as soon as it committed); one of this server's users' events stored
+ * from elsewhere (a join through another server's `send_join`) once it is announced.
+ */
 export function connectEventFanout(deps: {
   serverName: string;
   db: TenantDatabase;
-  roomEvents: Pick<RoomEvents, 'persisted'>;
-  outbound: Pick<OutboundQueue, 'enqueuePdu'>;
+  roomEvents: Pick<RoomEvents, 'persisted' | 'addLocalEventWrite'>;
+  outbound: Pick<OutboundQueue, 'enqueuePdu' | 'kick'>;
   logger: Logger;
 }): () => void {
   const { serverName, db, outbound } = deps;
-  return deps.roomEvents.persisted.add(async (event) => {
-    if (serverOfUser(event.sender) !== serverName) return;
-    const destinations = await fanoutDestinations(db, serverName, event);
+  const detachWrite = deps.roomEvents.addLocalEventWrite(async (trx, event) => {
+    if (serverOfUser(event.sender) !== serverName) return undefined;
+    const membership = event.type === 'm.room.member' ? event.content.membership : undefined;
+    const destinations = await fanoutDestinations(trx, serverName, {
+      roomId: event.roomId,
+      type: event.type,
+      stateKey: event.stateKey,
+      ...(typeof membership === 'string' ? { membership } : {}),
+    });
+    if (destinations.length === 0) return undefined;
+    await outbound.enqueuePdu(event.eventId, destinations, trx);
+    return () => outbound.kick(destinations);
+  });
+  const detachListener = deps.roomEvents.persisted.add(async (event) => {
+    if (event.builtHere || serverOfUser(event.sender) !== serverName) return;
+    const destinations = await db.read((reader) => fanoutDestinations(reader, serverName, event));
     if (destinations.length > 0) await outbound.enqueuePdu(event.eventId, destinations);
   });
+  return () => {
+    detachWrite();
+    detachListener();
+  };
 }

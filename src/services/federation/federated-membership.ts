@@ -575,6 +575,7 @@ export class FederatedMembership implements RemoteMembershipHandler {
       stateKey: target,
       sender: event.sender,
       membership,
+      builtHere: false,
     });
   }
 

@@ -76,6 +76,7 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
     clock,
     extraCaPems: deps.extraCaPems,
     plainHttp: config.federation_plain_http,
+    ipAllowlist: config.federation_ip_allowlist,
   });
   const client = new FederationHttpClient({
     serverName,

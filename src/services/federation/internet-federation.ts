@@ -2,11 +2,19 @@
  * The Internet way to another server, for the tenant's `FederationHttpClient`: server
  * discovery (`ServerDiscovery`), then one verified HTTPS exchange (`federationFetch`) over the
  * tenant's keep-alive agent. Trusts the system's certificate store plus `federation_ca_files`.
+ *
+ * SSRF guard: the other server's name, its well-known document and its SRV records are chosen
+ * by whoever controls them, so connections made this way refuse the same addresses as URL
+ * previews (`IpAddressPolicy`: loopback, private, link-local, reserved…) unless the tenant's
+ * `federation_ip_allowlist` names them. The addresses are checked after resolution and the
+ * connection goes to a checked one. Destinations in `federation_plain_http` are configured by the
+ * operator and are not checked (nor are deployment tenants, which never come this way).
  */
 
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import type { Clock } from '../../core/clock.js';
+import { IpAddressPolicy } from '../../core/ip-address-policy.js';
 import { FederationRequestError } from './federation-contracts.js';
 import { federationFetch, FederationFetchError, trustedCertificates } from './federation-fetch.js';
 import type {
@@ -26,6 +34,8 @@ export interface InternetFederationOptions {
   dnsServers?: readonly string[];
   /** The port of the well-known document (default 443; tests). */
   wellKnownPort?: number;
+  /** `federation_ip_allowlist`: CIDR ranges reachable although private, loopback… */
+  ipAllowlist?: readonly string[];
 }
 
 /** Reads the PEM files of `federation_ca_files` (absolute paths). */
@@ -46,6 +56,7 @@ export class InternetFederationSender implements InternetFederation {
       plainHttp: options.plainHttp,
       dnsServers: options.dnsServers,
       wellKnownPort: options.wellKnownPort,
+      addressPolicy: new IpAddressPolicy(options.ipAllowlist ?? []),
     });
   }
 
@@ -55,6 +66,9 @@ export class InternetFederationSender implements InternetFederation {
   ): Promise<FederationAnswer> {
     try {
       const target = await this.discovery.resolveDestination(destination);
+      const plain = target.scheme === 'http';
+      const refused = plain ? undefined : this.discovery.refusedLiteral(target);
+      if (refused !== undefined) throw new ServerDiscoveryError(destination, refused);
       const response = await federationFetch(target, {
         method: exchange.method,
         path: exchange.path,
@@ -63,7 +77,8 @@ export class InternetFederationSender implements InternetFederation {
         timeoutMs: exchange.timeoutMs,
         signal: exchange.signal,
         ca: this.#ca,
-        lookup: this.discovery.lookup,
+        // `federation_plain_http` targets are the operator's: the system resolver, unchecked.
+        lookup: plain ? undefined : this.discovery.lookup,
         agent: target.scheme === 'https' ? this.#agent : undefined,
         maxResponseBytes: exchange.maxBytes,
       });

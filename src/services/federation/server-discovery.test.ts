@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestDnsServer } from '../../../test/helpers/dns-server.js';
 import { ManualClock } from '../../../test/helpers/manual-clock.js';
 import { TestCa } from '../../../test/helpers/test-certificates.js';
+import { IpAddressPolicy } from '../../core/ip-address-policy.js';
 import { trustedCertificates } from './federation-fetch.js';
 import {
   cacheLifetimeMs,
@@ -79,13 +80,20 @@ beforeEach(() => {
   for (const host of WELL_KNOWN_HOSTS) dns.set(host, { A: ['127.0.0.1'] });
 });
 
-function discovery(options: { trustCa?: boolean; plainHttp?: Record<string, string> } = {}) {
+function discovery(
+  options: {
+    trustCa?: boolean;
+    plainHttp?: Record<string, string>;
+    addressPolicy?: IpAddressPolicy;
+  } = {},
+) {
   return new ServerDiscovery({
     clock,
     dnsServers: [dns.address],
     ca: options.trustCa === false ? undefined : trustedCertificates([ca.cert]),
     wellKnownPort: httpsPort,
     plainHttp: options.plainHttp,
+    addressPolicy: options.addressPolicy,
   });
 }
 
@@ -432,5 +440,53 @@ describe('ServerDiscovery.lookup', () => {
         ),
       ),
     ).rejects.toMatchObject({ code: 'ENOTFOUND' });
+  });
+});
+
+describe('ServerDiscovery: SSRF guard (addressPolicy)', () => {
+  it('hands out only accepted addresses; none left: EADDRREFUSED', async () => {
+    dns.set('dual.test', { A: ['127.0.0.1', '93.184.216.34'], AAAA: ['::1'] });
+    const d = discovery({ addressPolicy: new IpAddressPolicy() });
+    const lookupAll = (name: string) =>
+      new Promise((resolve, reject) =>
+        d.lookup(name, { all: true }, (error, addresses) =>
+          error ? reject(error) : resolve(addresses),
+        ),
+      );
+    expect(await lookupAll('dual.test')).toEqual([{ address: '93.184.216.34', family: 4 }]);
+    await expect(lookupAll('wk.test')).rejects.toMatchObject({
+      code: 'EADDRREFUSED',
+      message: expect.stringContaining('federation_ip_allowlist') as unknown,
+    });
+    const allowing = discovery({ addressPolicy: new IpAddressPolicy(['127.0.0.1/32']) });
+    const allowed = await new Promise((resolve, reject) =>
+      allowing.lookup('wk.test', { all: true }, (error, addresses) =>
+        error ? reject(error) : resolve(addresses),
+      ),
+    );
+    expect(allowed).toEqual([{ address: '127.0.0.1', family: 4 }]);
+  });
+
+  it('does not fetch a well-known document from a refused address', async () => {
+    serveJson('wk.test/.well-known/matrix/server', { 'm.server': 'delegated.test:1234' });
+    const server = await discovery({ addressPolicy: new IpAddressPolicy() }).resolveDestination(
+      'wk.test',
+    );
+    expect(where(server)).toEqual({ connect: 'wk.test:8448', tls: 'wk.test', host: 'wk.test' });
+    expect(wellKnownHits).toEqual([]);
+  });
+
+  it('refusedLiteral: an IP-address target is refused unless allowed; host names are left to lookup', () => {
+    const strict = discovery({ addressPolicy: new IpAddressPolicy() });
+    const target = { scheme: 'https' as const, port: 8448, tlsName: 'x', hostHeader: 'x' };
+    expect(strict.refusedLiteral({ ...target, connectHost: '169.254.169.254' })).toMatch(
+      /refused to connect to 169\.254\.169\.254/,
+    );
+    expect(strict.refusedLiteral({ ...target, connectHost: 'fe80::1' })).toBeDefined();
+    expect(strict.refusedLiteral({ ...target, connectHost: '93.184.216.34' })).toBeUndefined();
+    expect(strict.refusedLiteral({ ...target, connectHost: 'wk.test' })).toBeUndefined();
+    const allowing = discovery({ addressPolicy: new IpAddressPolicy(['169.254.0.0/16']) });
+    expect(allowing.refusedLiteral({ ...target, connectHost: '169.254.169.254' })).toBeUndefined();
+    expect(discovery().refusedLiteral({ ...target, connectHost: '127.0.0.1' })).toBeUndefined();
   });
 });

@@ -20,12 +20,19 @@
  * each failure in a row up to an hour. The spec sets no size limit on the well-known document;
  * we read at most 50 KiB of it (as Synapse does). The caches belong to the tenant's
  * `ServerDiscovery`: nothing is shared between tenants.
+ *
+ * With an `addressPolicy` (SSRF guard), `lookup()` hands out only the addresses the policy
+ * accepts, so a connection goes to an address that was checked (no DNS rebinding: the address
+ * checked is the one connected to), and `refusedLiteral()` tells whether a target that is an IP
+ * address itself (never looked up) is refused. Well-known fetches are guarded the same way.
  */
 
 import { Resolver } from 'node:dns/promises';
+import { Agent } from 'node:https';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Clock } from '../../core/clock.js';
+import type { IpAddressPolicy } from '../../core/ip-address-policy.js';
 import { isValidServerName, serverNameParts } from '../../core/identifiers.js';
 import type { ResolvedDestination } from './federation-contracts.js';
 import {
@@ -76,6 +83,8 @@ export interface ServerDiscoveryOptions {
   plainHttp?: Readonly<Record<string, string>>;
   /** The port of `https://<hostname>/.well-known` (443; tests use another). */
   wellKnownPort?: number;
+  /** Addresses that may not be connected to (absent: any address may). */
+  addressPolicy?: Pick<IpAddressPolicy, 'isBlocked'>;
 }
 
 interface WellKnownEntry {
@@ -93,6 +102,11 @@ export class ServerDiscovery {
   readonly #wellKnown = new Map<string, WellKnownEntry>();
   readonly #resolved = new Map<string, { server: DiscoveredServer; expiresAt: number }>();
   readonly #inFlight = new Map<string, Promise<DiscoveredServer>>();
+  /**
+   * Well-known fetches get connections of their own, never a pooled socket of the process's
+   * global agent (made by another tenant, under another allow list, or before a DNS change).
+   */
+  readonly #wellKnownAgent = new Agent({ keepAlive: false });
   /** Turns names into addresses through this object's resolver (for `federationFetch`). */
   readonly lookup: LookupFunction;
 
@@ -102,7 +116,18 @@ export class ServerDiscovery {
     if (options.dnsServers !== undefined && options.dnsServers.length > 0) {
       this.#resolver.setServers([...options.dnsServers]);
     }
-    this.lookup = resolverLookup(this.#resolver);
+    this.lookup = resolverLookup(this.#resolver, options.addressPolicy);
+  }
+
+  /**
+   * Why a connection to `target` is refused when it is an IP address the policy refuses (such a
+   * target is connected to without `lookup`); undefined when it may be connected to.
+   */
+  refusedLiteral(target: FederationTarget): string | undefined {
+    const policy = this.#options.addressPolicy;
+    if (policy === undefined || isIP(target.connectHost) === 0) return undefined;
+    if (!policy.isBlocked(target.connectHost)) return undefined;
+    return `refused to connect to ${target.connectHost}: ${REFUSED_REASON}`;
   }
 
   /** Where `serverName`'s federation API is (cached; see the module comment). */
@@ -194,6 +219,8 @@ export class ServerDiscovery {
     if (this.#options.wellKnownPort !== undefined) url.port = String(this.#options.wellKnownPort);
     for (let redirects = 0; ; redirects += 1) {
       visited.add(url.href);
+      // Redirected to an IP address that may not be reached: as if it delegated nothing.
+      if (this.refusedLiteral(urlTarget(url)) !== undefined) return invalidWellKnown(now());
       let response;
       try {
         response = await federationFetch(urlTarget(url), {
@@ -204,6 +231,7 @@ export class ServerDiscovery {
           maxResponseBytes: WELL_KNOWN_MAX_BYTES,
           ca: this.#options.ca,
           lookup: this.lookup,
+          agent: this.#wellKnownAgent,
         });
       } catch (error) {
         if (!(error instanceof FederationFetchError)) throw error;
@@ -385,18 +413,33 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   }
 }
 
+const REFUSED_REASON =
+  'a loopback, private, link-local or reserved address, which federation_ip_allowlist does not name';
+
 /**
  * A `lookup` for node:net that asks `resolver` (AAAA then A; CNAMEs are followed by the DNS
- * server), so that connections use the same DNS as discovery.
+ * server), so that connections use the same DNS as discovery. With a `policy`, only the
+ * addresses it accepts are handed out (none left: the lookup fails with `EADDRREFUSED`).
  */
-export function resolverLookup(resolver: Resolver): LookupFunction {
+export function resolverLookup(
+  resolver: Resolver,
+  policy?: Pick<IpAddressPolicy, 'isBlocked'>,
+): LookupFunction {
   return (hostname: string, options: LookupOptions, callback) => {
     void addressesOf(resolver, hostname, options.family).then(
-      (addresses) => {
+      (found) => {
+        const addresses = policy
+          ? found.filter((entry) => !policy.isBlocked(entry.address))
+          : found;
         const first = addresses[0];
         if (first === undefined) {
-          const error: NodeJS.ErrnoException = new Error(`no address for ${hostname}`);
-          error.code = 'ENOTFOUND';
+          const refused = found.map((entry) => entry.address).join(', ');
+          const error: NodeJS.ErrnoException = new Error(
+            found.length === 0
+              ? `no address for ${hostname}`
+              : `refused to connect to ${hostname} (${refused}): ${REFUSED_REASON}`,
+          );
+          error.code = found.length === 0 ? 'ENOTFOUND' : 'EADDRREFUSED';
           callback(error, '', 4);
         } else if (options.all === true) callback(null, addresses);
         else callback(null, first.address, first.family);

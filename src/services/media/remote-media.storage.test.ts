@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../test/helpers/manual-clock.js';
 import { openTestDatabaseConfig } from '../../../test/helpers/test-database.js';
 import { generateSigningKey } from '../../protocol/signing-key.js';
@@ -14,11 +14,20 @@ import { FederationHttpClient } from '../federation/federation-http-client.js';
 import { multipartMedia } from './multipart-media.js';
 import { RemoteMedia, remoteStorageKeyOf } from './remote-media.js';
 import { Readable } from 'node:stream';
+import { selectRemoteMedia } from '../../storage/media/remote-media-records.js';
+import {
+  countThumbnails,
+  upsertThumbnail,
+  type ThumbnailKey,
+} from '../../storage/media/thumbnail-records.js';
+import { RemoteMediaEviction } from './remote-media-eviction.js';
+import { thumbnailStorageKeyOf } from './thumbnail-service.js';
 
 /**
  * `RemoteMedia` against a stand-in origin server (a plain HTTP server answering as a homeserver
  * would), through the real federation client: one fetch for concurrent requests, the fallback to
- * the deprecated download for servers without the federation media endpoint, the size limit.
+ * the deprecated download for servers without the federation media endpoint, the size limit;
+ * and `RemoteMediaEviction` of what was not served for the lifetime.
  */
 
 const MEDIA_ID = 'abcdefghijklmnopqrstuvwx';
@@ -51,8 +60,9 @@ async function setUp(handler: Handler, maxBytes = 1000) {
     logger,
     plainHttp: { 'b.test': `127.0.0.1:${port}` },
   });
-  const remote = new RemoteMedia({ db, store, clock: new ManualClock(), logger, client, maxBytes });
-  return { remote, store };
+  const clock = new ManualClock();
+  const remote = new RemoteMedia({ db, store, clock, logger, client, maxBytes });
+  return { remote, store, db, clock, logger };
 }
 
 function answerMultipart(res: ServerResponse, bytes: Buffer, headers: Record<string, string>) {
@@ -154,5 +164,97 @@ describe('remote media', () => {
       { errcode: 'M_TOO_LARGE', status: 502 },
       { errcode: 'M_UNKNOWN', status: 502 },
     ]);
+  });
+
+  describe('eviction', () => {
+    const DAY = 24 * 60 * 60_000;
+
+    async function cachedOrigin() {
+      let fetches = 0;
+      const bytes = Buffer.from('cached from b');
+      const setup = await setUp((_req, res) => {
+        fetches += 1;
+        answerMultipart(res, bytes, { 'Content-Type': 'image/gif' });
+      });
+      const eviction = new RemoteMediaEviction({ ...setup, lifetimeDays: 90 });
+      cleanups.push(() => eviction.stop());
+      return { ...setup, eviction, fetches: () => fetches };
+    }
+
+    it('evicts an entry not served for the lifetime (record, bytes, thumbnails); the next download fetches it again', async () => {
+      const { remote, store, db, clock, eviction, fetches } = await cachedOrigin();
+      const first = await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      // A cached thumbnail of it, as ThumbnailService keeps them (under the cache ID).
+      const key: ThumbnailKey = { width: 32, height: 32, method: 'crop', animated: true };
+      const thumbnailKey = thumbnailStorageKeyOf(first.cacheId, key);
+      await store.put(thumbnailKey, Readable.from([Buffer.from('thumb')]), {
+        contentType: 'image/webp',
+      });
+      await db.transact((trx) =>
+        upsertThumbnail(trx, {
+          mediaId: first.cacheId,
+          ...key,
+          contentType: 'image/webp',
+          size: 5,
+          createdTs: clock.now(),
+        }),
+      );
+
+      clock.advance(89 * DAY);
+      expect(await eviction.run()).toBe(0);
+      clock.advance(2 * DAY);
+      expect(await eviction.run()).toBe(1);
+      expect(await db.read((r) => selectRemoteMedia(r, 'b.test', MEDIA_ID))).toBeUndefined();
+      expect(await store.stat(remoteStorageKeyOf(first.cacheId))).toBeUndefined();
+      expect(await store.stat(thumbnailKey)).toBeUndefined();
+      expect(await db.read((r) => countThumbnails(r, first.cacheId))).toBe(0);
+
+      expect(fetches()).toBe(1);
+      const again = await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      expect(fetches()).toBe(2);
+      expect(again.cacheId).not.toBe(first.cacheId);
+      expect(again.fetchedTs).toBe(clock.now());
+      expect((await store.stat(remoteStorageKeyOf(again.cacheId)))?.size).toBe(13);
+    });
+
+    it('keeps an entry served within the lifetime; its access time is written at most hourly', async () => {
+      const { remote, db, clock, eviction, fetches } = await cachedOrigin();
+      const fetched = await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      const lastAccess = async () =>
+        (await db.read((r) => selectRemoteMedia(r, 'b.test', MEDIA_ID)))?.lastAccessTs;
+      // Served again within the hour: the stored time does not move.
+      clock.advance(30 * 60_000);
+      await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      expect(await lastAccess()).toBe(fetched.fetchedTs);
+      // Served 60 days later: recorded, so 100 days after the fetch it is only 40 days unused.
+      clock.advance(60 * DAY);
+      await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      expect(await lastAccess()).toBe(clock.now());
+      clock.advance(40 * DAY);
+      expect(await eviction.run()).toBe(0);
+      await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      expect(fetches()).toBe(1);
+    });
+
+    it('runs a pass when started, then on its own timer, until stopped', async () => {
+      const { remote, db, clock, logger, store } = await cachedOrigin();
+      const cached = () => db.read((r) => selectRemoteMedia(r, 'b.test', MEDIA_ID));
+      await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      clock.advance(91 * DAY);
+      const eviction = new RemoteMediaEviction({ db, store, clock, logger, intervalMs: 20 });
+      eviction.start();
+      // The pass at start.
+      await vi.waitFor(async () => expect(await cached()).toBeUndefined());
+      // A later pass, on the timer.
+      await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      clock.advance(91 * DAY);
+      await vi.waitFor(async () => expect(await cached()).toBeUndefined());
+      // Stopped: no more passes.
+      await eviction.stop();
+      await remote.resolve('b.test', MEDIA_ID, { timeoutMs: 1000 });
+      clock.advance(91 * DAY);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await cached()).toBeDefined();
+    });
   });
 });

@@ -6,6 +6,8 @@
  * spec v1.11, the deprecated `/_matrix/media/v3/download?allow_remote=false`. Concurrent requests
  * for the same media share one fetch. The tenant's largest upload is also the largest remote
  * media it fetches (larger: 502 M_TOO_LARGE, as Synapse and the spec's download answer).
+ * Serving cached media records when it was last served (at most once an hour per item), which is
+ * what `RemoteMediaEviction` goes by.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -17,6 +19,7 @@ import {
   deleteRemoteMedia,
   insertRemoteMedia,
   selectRemoteMedia,
+  touchRemoteMedia,
   type RemoteMediaRecord,
 } from '../../storage/media/remote-media-records.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
@@ -33,6 +36,8 @@ const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 /** Beyond the remote's own wait for a pending upload: time to transfer the bytes. */
 const TRANSFER_SLACK_MS = 30_000;
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+/** How far behind a cached item's last access time may be: written at most this often. */
+export const REMOTE_MEDIA_ACCESS_RESOLUTION_MS = 60 * 60_000;
 
 /** The part of the tenant's federation client remote media needs. */
 export type MediaFederationClient = Pick<FederationHttpClient, 'requestBytes'>;
@@ -68,13 +73,34 @@ export class RemoteMedia {
     const { db, store, logger } = this.deps;
     const record = await db.read((r) => selectRemoteMedia(r, origin, mediaId));
     if (record === undefined) return undefined;
-    if ((await store.stat(remoteStorageKeyOf(record.cacheId))) !== undefined) return record;
+    if ((await store.stat(remoteStorageKeyOf(record.cacheId))) !== undefined) {
+      await this.touch(record);
+      return record;
+    }
     logger.warn(
       { origin, media_id: mediaId },
       'cached remote media missing from the media store: fetching it again',
     );
     await db.transact((trx) => deleteRemoteMedia(trx, origin, mediaId));
     return undefined;
+  }
+
+  /** Records that cached media is served, when its last access time is an hour or more behind. */
+  private async touch(record: RemoteMediaRecord): Promise<void> {
+    const now = this.deps.clock.now();
+    const notBefore = now - REMOTE_MEDIA_ACCESS_RESOLUTION_MS;
+    if (record.lastAccessTs >= notBefore) return;
+    try {
+      await this.deps.db.transact((trx) =>
+        touchRemoteMedia(trx, record.origin, record.mediaId, now, notBefore),
+      );
+    } catch (error) {
+      // Serving goes on; at worst the item is evicted earlier than it would have been.
+      this.deps.logger.warn(
+        { origin: record.origin, media_id: record.mediaId, err: error },
+        'cannot record the access to cached remote media',
+      );
+    }
   }
 
   /**
@@ -119,6 +145,7 @@ export class RemoteMedia {
       size: fetched.bytes.length,
       sha256: createHash('sha256').update(fetched.bytes).digest('hex'),
       fetchedTs: clock.now(),
+      lastAccessTs: clock.now(),
     };
     const key = remoteStorageKeyOf(record.cacheId);
     await store.put(key, Readable.from([fetched.bytes]), { contentType: record.contentType });

@@ -89,4 +89,47 @@ describe('renderThumbnail', () => {
       ),
     ).rejects.toBeInstanceOf(ThumbnailRenderError);
   });
+
+  describe('animated sources', () => {
+    /** A 3-frame animated GIF. */
+    async function animation(width: number, height: number): Promise<Buffer> {
+      const frames = 3;
+      const pixels = Buffer.alloc(width * height * frames * 3);
+      for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(i / (width * height * 3)) * 90;
+      return sharp(pixels, {
+        raw: { width, height: height * frames, channels: 3, pageHeight: height },
+      })
+        .gif({ delay: [100, 100, 100], loop: 0 })
+        .toBuffer();
+    }
+    const crop = { width: 32, height: 32, method: 'crop' } as const;
+
+    it('makes an animated WebP of every frame when animated thumbnails are asked for', async () => {
+      const out = await renderThumbnail(await animation(90, 60), 'image/gif', crop, {
+        ...asked(32, 32),
+        animated: true,
+      });
+      if (out.kind !== 'thumbnail') throw new Error('expected a thumbnail');
+      expect(out.contentType).toBe('image/webp');
+      expect(await sharp(out.data, { animated: true }).metadata()).toMatchObject({
+        format: 'webp',
+        pages: 3,
+        width: 32,
+        pageHeight: 32,
+      });
+    });
+
+    it('makes a still of the first frame when not asked, or when all frames pass the pixel limit', async () => {
+      const source = await animation(90, 60);
+      for (const options of [
+        asked(32, 32),
+        { ...asked(32, 32), animated: true, maxPixels: 90 * 60 * 2 },
+      ]) {
+        const out = await renderThumbnail(source, 'image/gif', crop, options);
+        if (out.kind !== 'thumbnail') throw new Error('expected a thumbnail');
+        expect(out.contentType).toBe('image/png');
+        expect((await sharp(out.data).metadata()).pages ?? 1).toBe(1);
+      }
+    });
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * Thumbnails of the tenant's media (spec: "Thumbnails"), made on request and cached: the bytes
- * in the tenant's media store beside the original, a `media_thumbnails` row per size and method.
+ * in the tenant's media store beside the original, a `media_thumbnails` row per size, method and
+ * animation (an animated and a still thumbnail of one size are two).
  * Generation is bounded per tenant (a semaphore: two at a time, so one tenant cannot take all of
  * libvips' threads) and guarded against large sources (bytes and pixels). Two requests for the
  * same missing thumbnail share one generation.
@@ -14,8 +15,8 @@ import type { MediaStore } from '../../storage/media/media-store.js';
 import {
   selectThumbnail,
   upsertThumbnail,
+  type ThumbnailKey,
   type ThumbnailMethod,
-  type ThumbnailSpec,
 } from '../../storage/media/thumbnail-records.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
 import {
@@ -24,7 +25,12 @@ import {
   type MediaSource,
   type OpenedMedia,
 } from './media-repository.js';
-import { THUMBNAILABLE_TYPES, ThumbnailRenderError, renderThumbnail } from './thumbnail-image.js';
+import {
+  ANIMATABLE_TYPES,
+  THUMBNAILABLE_TYPES,
+  ThumbnailRenderError,
+  renderThumbnail,
+} from './thumbnail-image.js';
 import { thumbnailSpecFor } from './thumbnail-size.js';
 
 /** Largest source that is thumbnailed, in bytes (larger: 413 M_TOO_LARGE). */
@@ -101,17 +107,24 @@ export class ThumbnailService {
     if (!THUMBNAILABLE_TYPES.has(sourceType)) throw cannotThumbnail();
     if (source.size > this.settings.maxSourceBytes) throw contentTooLarge();
 
-    const spec = thumbnailSpecFor(request.width, request.height, request.method);
-    const cached = await this.cached(source.thumbnailId, spec);
+    // `animated` only matters for types that can be animated (a JPEG is thumbnailed as one).
+    const key: ThumbnailKey = {
+      ...thumbnailSpecFor(request.width, request.height, request.method),
+      animated: request.animated && ANIMATABLE_TYPES.has(sourceType),
+    };
+    const cached = await this.cached(source.thumbnailId, key);
     if (cached !== undefined) return cached;
 
-    // The request's own size and `animated` decide whether the original is served instead.
-    const flightKey = [source.thumbnailId, thumbnailKeyName(spec), request.width, request.height]
-      .concat(request.animated ? ['animated'] : [])
-      .join('/');
+    // The request's own size (and `animated`, in the key) decide whether the original is served.
+    const flightKey = [
+      source.thumbnailId,
+      thumbnailKeyName(key),
+      request.width,
+      request.height,
+    ].join('/');
     let generation = this.inFlight.get(flightKey);
     if (generation === undefined) {
-      generation = this.generations.run(() => this.generate(request, spec, sourceType, source));
+      generation = this.generations.run(() => this.generate(request, key, sourceType, source));
       this.inFlight.set(flightKey, generation);
       const started = generation;
       void started.then(
@@ -129,13 +142,13 @@ export class ThumbnailService {
     };
   }
 
-  private async cached(mediaId: string, spec: ThumbnailSpec): Promise<OpenedMedia | undefined> {
-    const row = await this.db.read((db) => selectThumbnail(db, mediaId, spec));
+  private async cached(mediaId: string, key: ThumbnailKey): Promise<OpenedMedia | undefined> {
+    const row = await this.db.read((db) => selectThumbnail(db, mediaId, key));
     if (row === undefined) return undefined;
-    const object = await this.store.get(thumbnailStorageKeyOf(mediaId, spec));
+    const object = await this.store.get(thumbnailStorageKeyOf(mediaId, key));
     if (object === undefined) {
       this.logger.warn(
-        { media_id: mediaId, thumbnail: thumbnailKeyName(spec) },
+        { media_id: mediaId, thumbnail: thumbnailKeyName(key) },
         'cached thumbnail missing from the media store: generating it again',
       );
       return undefined;
@@ -145,16 +158,16 @@ export class ThumbnailService {
 
   private async generate(
     request: ThumbnailRequest,
-    spec: ThumbnailSpec,
+    key: ThumbnailKey,
     sourceType: string,
     media: MediaSource,
   ): Promise<Generated> {
     const source = await this.readSource(media.storageKey);
     let rendered;
     try {
-      rendered = await renderThumbnail(source, sourceType, spec, {
+      rendered = await renderThumbnail(source, sourceType, key, {
         requested: { width: request.width, height: request.height },
-        animated: request.animated,
+        animated: key.animated,
         maxPixels: this.settings.maxSourcePixels,
       });
     } catch (error) {
@@ -165,14 +178,17 @@ export class ThumbnailService {
     if (rendered.kind === 'original') {
       return { data: source, contentType: sourceType, uploadName: media.uploadName };
     }
-    const key = thumbnailStorageKeyOf(media.thumbnailId, spec);
-    await this.store.put(key, Readable.from([rendered.data]), {
-      contentType: rendered.contentType,
-    });
+    await this.store.put(
+      thumbnailStorageKeyOf(media.thumbnailId, key),
+      Readable.from([rendered.data]),
+      {
+        contentType: rendered.contentType,
+      },
+    );
     await this.db.transact((trx) =>
       upsertThumbnail(trx, {
         mediaId: media.thumbnailId,
-        ...spec,
+        ...key,
         contentType: rendered.contentType,
         size: rendered.data.length,
         createdTs: this.clock.now(),
@@ -213,13 +229,14 @@ export class ThumbnailService {
  * Where a thumbnail's bytes are kept: under `thumbnail/` and the media ID (for another server's
  * media: its cache ID, random like media IDs).
  */
-export function thumbnailStorageKeyOf(mediaId: string, spec: ThumbnailSpec): string {
+export function thumbnailStorageKeyOf(mediaId: string, key: ThumbnailKey): string {
   const original = storageKeyOf(mediaId).slice('local/'.length);
-  return `thumbnail/${original}/${thumbnailKeyName(spec)}`;
+  return `thumbnail/${original}/${thumbnailKeyName(key)}`;
 }
 
-function thumbnailKeyName(spec: ThumbnailSpec): string {
-  return `${spec.width}-${spec.height}-${spec.method}`;
+/** `96-96-crop`, `320-240-scale-animated`. */
+function thumbnailKeyName(key: ThumbnailKey): string {
+  return `${key.width}-${key.height}-${key.method}${key.animated ? '-animated' : ''}`;
 }
 
 /** `image/png; charset=…` → `image/png`. */

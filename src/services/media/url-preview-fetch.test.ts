@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MatrixError } from '../../core/errors.js';
-import { PreviewAddressPolicy } from './url-preview-address.js';
+import { IpAddressPolicy } from '../../core/ip-address-policy.js';
 import {
   PreviewFetchAborted,
   fetchForPreview,
@@ -56,7 +56,7 @@ afterAll(async () => {
 
 function options(overrides: Partial<PreviewFetchOptions> = {}): PreviewFetchOptions {
   return {
-    policy: new PreviewAddressPolicy(['127.0.0.1/32']),
+    policy: new IpAddressPolicy(['127.0.0.1/32']),
     maxBytes: 100 * 1024,
     signal: AbortSignal.timeout(5_000),
     wantsBody: () => true,
@@ -96,7 +96,7 @@ describe('fetchForPreview', () => {
 
   it('refuses loopback without the allow list, before connecting', async () => {
     const before = connections.length;
-    const refused = options({ policy: new PreviewAddressPolicy() });
+    const refused = options({ policy: new IpAddressPolicy() });
     expectMatrixError(
       await failure(fetchForPreview(new URL(`${base}/page`), refused)),
       403,

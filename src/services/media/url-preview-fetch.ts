@@ -10,7 +10,7 @@ import { request as httpRequest, type IncomingMessage, type RequestOptions } fro
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { MatrixError, forbidden } from '../../core/errors.js';
-import type { PreviewAddressPolicy } from './url-preview-address.js';
+import type { IpAddressPolicy } from '../../core/ip-address-policy.js';
 
 /** Largest body read for a preview (Synapse's `max_spider_size`). */
 export const DEFAULT_PREVIEW_MAX_BYTES = 10 * 1024 * 1024;
@@ -20,7 +20,7 @@ export const MAX_PREVIEW_REDIRECTS = 5;
 const USER_AGENT = 'Marina URL preview (bot)';
 
 export interface PreviewFetchOptions {
-  readonly policy: PreviewAddressPolicy;
+  readonly policy: IpAddressPolicy;
   readonly maxBytes: number;
   /** Aborts the fetch (the preview's deadline, or the tenant stopping). */
   readonly signal: AbortSignal;

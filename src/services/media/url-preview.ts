@@ -7,12 +7,11 @@
  */
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import sharp from 'sharp';
 import type { Clock } from '../../core/clock.js';
 import { MatrixError, invalidParam, unrecognized } from '../../core/errors.js';
 import { Semaphore } from '../../core/semaphore.js';
 import type { MediaRepository } from './media-repository.js';
-import { PreviewAddressPolicy } from './url-preview-address.js';
+import { IpAddressPolicy } from '../../core/ip-address-policy.js';
 import {
   DEFAULT_PREVIEW_MAX_BYTES,
   PreviewFetchAborted,
@@ -77,7 +76,7 @@ export class UrlPreviews {
   private readonly media: MediaRepository;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly policy: PreviewAddressPolicy;
+  private readonly policy: IpAddressPolicy;
   private readonly resolve: ((hostname: string) => Promise<string[]>) | undefined;
   private readonly previews = new Semaphore(PREVIEW_CONCURRENCY);
   /** By URL, least recently used first (a `Map` keeps insertion order). */
@@ -98,7 +97,7 @@ export class UrlPreviews {
     this.clock = deps.clock;
     this.logger = deps.logger;
     this.resolve = deps.resolve;
-    this.policy = new PreviewAddressPolicy(this.settings.ipAllowlist);
+    this.policy = new IpAddressPolicy(this.settings.ipAllowlist);
   }
 
   /**
@@ -225,6 +224,8 @@ export class UrlPreviews {
       'og:image:type': image.mediaType,
       'matrix:image:size': body.length,
     };
+    // Loaded here, not up front: shards whose tenants never preview an image do not carry sharp.
+    const { default: sharp } = await import('sharp');
     try {
       const { width, height } = await sharp(body).metadata();
       if (width !== undefined && height !== undefined) {

@@ -40,7 +40,13 @@ describe('connectNotifier', () => {
     await s.receipts.changed.emit({ ...receipt, private: false });
     await s.receipts.changed.emit({ ...receipt, receiptType: 'm.read.private', private: true });
     await s.presence.changed.emit({ userId: ALICE, position: 2, audience: [ALICE, BOB] });
-    const event = { roomId: ROOM, eventId: '$e', sender: ALICE, stateKey: undefined };
+    const event = {
+      roomId: ROOM,
+      eventId: '$e',
+      sender: ALICE,
+      stateKey: undefined,
+      builtHere: true,
+    };
     await s.roomEvents.persisted.emit({ ...event, streamOrdering: 7, type: 'm.room.message' });
     await s.roomEvents.persisted.emit({
       ...event,
@@ -68,7 +74,13 @@ describe('connectNotifier', () => {
   it('ends the typing of users who leave a room', async () => {
     const s = sources();
     connectNotifier(notifier, s);
-    const member = { roomId: ROOM, eventId: '$m', sender: BOB, type: 'm.room.member' };
+    const member = {
+      roomId: ROOM,
+      eventId: '$m',
+      sender: BOB,
+      type: 'm.room.member',
+      builtHere: true,
+    };
     await s.roomEvents.persisted.emit({
       ...member,
       streamOrdering: 1,

@@ -174,6 +174,41 @@ describe('RoomEvents', () => {
     expect(await s.db.read((db) => selectMembership(db, roomId, s.bob))).toBeUndefined();
   });
 
+  it('runs local event writes in the storing transaction, their follow-up once committed', async () => {
+    const s = await open();
+    const order: string[] = [];
+    s.rooms.roomEvents.addLocalEventWrite(async (trx, event) => {
+      // Inside the transaction: the event's own row is already written.
+      const row = await trx
+        .selectFrom('events')
+        .select('event_id')
+        .where('event_id', '=', event.eventId)
+        .executeTakeFirst();
+      order.push(`write ${event.type} ${row !== undefined}`);
+      if (event.type === 'org.example.fail') throw new Error('boom');
+      return () => order.push(`committed ${event.type}`);
+    });
+    s.rooms.roomEvents.persisted.add((event) => {
+      if (event.type.startsWith('org.example')) order.push(`announced ${event.type}`);
+    });
+    const roomId = await s.rooms.roomCreation.create(s.alice, {});
+    order.length = 0;
+    await s.rooms.roomEvents.send(roomId, { type: 'org.example.ok', sender: s.alice, content: {} });
+    expect(order).toEqual([
+      'write org.example.ok true',
+      'committed org.example.ok',
+      'announced org.example.ok',
+    ]);
+    // A failing write rolls the event back; nothing follows it.
+    order.length = 0;
+    const before = await countEvents(s, roomId);
+    await expect(
+      s.rooms.roomEvents.send(roomId, { type: 'org.example.fail', sender: s.alice, content: {} }),
+    ).rejects.toThrow('boom');
+    expect(order).toEqual(['write org.example.fail true']);
+    expect(await countEvents(s, roomId)).toBe(before);
+  });
+
   it('announces committed events after the lock, with their stream positions', async () => {
     const s = await open();
     const seen: PersistedEvent[] = [];

@@ -7,7 +7,9 @@
  * with the auth rules and stored. A locally built event the rules refuse is never stored: the
  * caller gets 403 M_FORBIDDEN naming the rule. Bookkeeping that belongs to the event (current
  * memberships, redactions, transaction IDs, the caller's own writes) is written in the
- * transaction that stores it. Once committed, `persisted` announces it.
+ * transaction that stores it, with the writes other services attach to every event this server
+ * builds (`addLocalEventWrite`: federation queues it for the other servers of the room). Once
+ * committed, `persisted` announces it.
  */
 
 import type { Transaction } from 'kysely';
@@ -46,6 +48,8 @@ export interface PersistedEvent {
   readonly sender: string;
   /** `content.membership` of an `m.room.member` event. */
   readonly membership?: string;
+  /** Built by this server under the room's lock (its local event writes ran), not received. */
+  readonly builtHere: boolean;
 }
 
 /** Writes that belong with an event, run in the transaction that stores it. */
@@ -65,6 +69,16 @@ export interface SendOptions {
 export interface NoNewEvent {
   readonly existingEventId: string;
 }
+
+/**
+ * A write another service attaches to every event this server builds, in the transaction that
+ * stores it; what it returns runs once that transaction committed (before `persisted`).
+ */
+export type LocalEventWrite = (
+  trx: Transaction<Database>,
+  event: RoomEvent,
+  streamOrdering: number,
+) => Promise<(() => void) | undefined>;
 
 /** Makes the draft from the state before the new event (read inside the room's lock). */
 export type DraftMaker = (state: StateView) => Promise<EventDraft | NoNewEvent>;
@@ -114,11 +128,13 @@ export class RoomEvents {
   /** Committed events, in commit order per room; listeners read `streamOrdering` for order. */
   readonly persisted: Listeners<PersistedEvent>;
   readonly #lock = new KeyedLock();
+  readonly #localWrites = new Set<LocalEventWrite>();
   readonly #db: TenantDatabase;
   readonly #graph: RoomGraph;
   readonly #clock: Clock;
   readonly #serverName: string;
   readonly #signingKey: SigningKey;
+  readonly #logger: Logger;
 
   constructor(deps: RoomEventsDeps) {
     this.#db = deps.db;
@@ -126,7 +142,14 @@ export class RoomEvents {
     this.#clock = deps.clock;
     this.#serverName = deps.serverName;
     this.#signingKey = deps.signingKey;
+    this.#logger = deps.logger;
     this.persisted = new Listeners(deps.logger, 'event persisted');
+  }
+
+  /** Attaches `write` to every event this server builds from now on; returns the detach. */
+  addLocalEventWrite(write: LocalEventWrite): () => void {
+    this.#localWrites.add(write);
+    return () => this.#localWrites.delete(write);
   }
 
   /** The room's version; 404 M_NOT_FOUND for a room this server does not have. */
@@ -211,15 +234,32 @@ export class RoomEvents {
     fn: (persist: PersistLocal, persistNewRoom: PersistNewRoom) => Promise<T>,
   ): Promise<T> {
     const stored: PersistedEvent[] = [];
+    const committed: (() => void)[] = [];
+    // What each event's local writes return, by event ID (a retried transaction overwrites it).
+    const afterCommit = new Map<string, (() => void)[]>();
+    const writeWithEvent = async (
+      trx: Transaction<Database>,
+      position: number,
+      event: RoomEvent,
+      withinTransaction: WithinTransaction | undefined,
+    ) => {
+      await recordEvent(trx, event, position);
+      const callbacks: (() => void)[] = [];
+      for (const write of this.#localWrites) {
+        const callback = await write(trx, event, position);
+        if (callback !== undefined) callbacks.push(callback);
+      }
+      afterCommit.set(event.eventId, callbacks);
+      await withinTransaction?.(trx, position, event);
+    };
     const persist: PersistLocal = async (event, stateBefore, withinTransaction) => {
       const streamOrdering = await this.#graph.persistEvent(event, {
         stateBefore,
-        withinTransaction: async (trx, position) => {
-          await recordEvent(trx, event, position);
-          await withinTransaction?.(trx, position, event);
-        },
+        withinTransaction: (trx, position) =>
+          writeWithEvent(trx, position, event, withinTransaction),
       });
-      stored.push(announcementOf(event, streamOrdering));
+      committed.push(...(afterCommit.get(event.eventId) ?? []));
+      stored.push(announcementOf(event, streamOrdering, true));
       return streamOrdering;
     };
     const persistNewRoom: PersistNewRoom = async (version, events, withinTransaction) => {
@@ -227,21 +267,28 @@ export class RoomEvents {
         roomId,
         version,
         events,
-        async (trx, position, event) => {
-          await recordEvent(trx, event, position);
-          await withinTransaction?.(trx, position, event);
-        },
+        (trx, position, event) => writeWithEvent(trx, position, event, withinTransaction),
       );
       events.forEach((event, index) => {
-        stored.push(announcementOf(event, positions[index] as number));
+        committed.push(...(afterCommit.get(event.eventId) ?? []));
+        stored.push(announcementOf(event, positions[index] as number, true));
       });
       return positions;
     };
     try {
       return await this.#lock.run(roomId, () => fn(persist, persistNewRoom));
     } finally {
+      for (const callback of committed) this.#runAfterCommit(callback);
       // Listeners run outside the lock: one that sends into the same room must not deadlock.
       for (const event of stored) await this.persisted.emit(event);
+    }
+  }
+
+  #runAfterCommit(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.#logger.error({ err: error }, 'after-commit work of an event failed');
     }
   }
 
@@ -267,7 +314,9 @@ export class RoomEvents {
       }),
     );
     // An event stored before (a retried transaction) is not announced again.
-    if (accepted && written) await this.persisted.emit(announcementOf(event, streamOrdering));
+    if (accepted && written) {
+      await this.persisted.emit(announcementOf(event, streamOrdering, false));
+    }
     return streamOrdering;
   }
 
@@ -365,7 +414,11 @@ async function recordEvent(
   }
 }
 
-function announcementOf(event: RoomEvent, streamOrdering: number): PersistedEvent {
+function announcementOf(
+  event: RoomEvent,
+  streamOrdering: number,
+  builtHere: boolean,
+): PersistedEvent {
   const membership = event.type === 'm.room.member' ? event.content.membership : undefined;
   return {
     roomId: event.roomId,
@@ -374,6 +427,7 @@ function announcementOf(event: RoomEvent, streamOrdering: number): PersistedEven
     type: event.type,
     stateKey: event.stateKey,
     sender: event.sender,
+    builtHere,
     ...(typeof membership === 'string' ? { membership } : {}),
   };
 }

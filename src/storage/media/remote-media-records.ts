@@ -16,6 +16,24 @@ export interface RemoteMediaRecord {
   size: number;
   sha256: string;
   fetchedTs: number;
+  /** When it was last served, at most `touchRemoteMedia`'s resolution behind. */
+  lastAccessTs: number;
+}
+
+type RemoteMediaRow = Database['remote_media_cache'];
+
+function recordOf(row: RemoteMediaRow): RemoteMediaRecord {
+  return {
+    origin: row.origin,
+    mediaId: row.media_id,
+    cacheId: row.cache_id,
+    contentType: row.content_type,
+    uploadName: row.upload_name,
+    size: Number(row.size),
+    sha256: row.sha256,
+    fetchedTs: Number(row.fetched_ts),
+    lastAccessTs: Number(row.last_access_ts),
+  };
 }
 
 export async function selectRemoteMedia(
@@ -29,17 +47,7 @@ export async function selectRemoteMedia(
     .where('origin', '=', origin)
     .where('media_id', '=', mediaId)
     .executeTakeFirst();
-  if (row === undefined) return undefined;
-  return {
-    origin: row.origin,
-    mediaId: row.media_id,
-    cacheId: row.cache_id,
-    contentType: row.content_type,
-    uploadName: row.upload_name,
-    size: Number(row.size),
-    sha256: row.sha256,
-    fetchedTs: Number(row.fetched_ts),
-  };
+  return row === undefined ? undefined : recordOf(row);
 }
 
 /**
@@ -61,6 +69,7 @@ export async function insertRemoteMedia(
       size: record.size,
       sha256: record.sha256,
       fetched_ts: record.fetchedTs,
+      last_access_ts: record.lastAccessTs,
     })
     .onConflict((oc) => oc.columns(['origin', 'media_id']).doNothing())
     .executeTakeFirst();
@@ -78,4 +87,62 @@ export async function deleteRemoteMedia(
     .where('origin', '=', origin)
     .where('media_id', '=', mediaId)
     .execute();
+}
+
+/**
+ * Records that the media was served at `now`, unless it was recorded as served at or after
+ * `notBefore` (so a busy item is written at most once per resolution). Returns whether it wrote.
+ */
+export async function touchRemoteMedia(
+  db: Kysely<Database>,
+  origin: string,
+  mediaId: string,
+  now: number,
+  notBefore: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('remote_media_cache')
+    .set({ last_access_ts: now })
+    .where('origin', '=', origin)
+    .where('media_id', '=', mediaId)
+    .where('last_access_ts', '<', notBefore)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Up to `limit` cached items last served before `cutoff`, least recently served first. */
+export async function selectRemoteMediaUnusedSince(
+  db: Kysely<Database>,
+  cutoff: number,
+  limit: number,
+): Promise<RemoteMediaRecord[]> {
+  const rows = await db
+    .selectFrom('remote_media_cache')
+    .selectAll()
+    .where('last_access_ts', '<', cutoff)
+    .orderBy('last_access_ts')
+    .orderBy('origin')
+    .orderBy('media_id')
+    .limit(limit)
+    .execute();
+  return rows.map(recordOf);
+}
+
+/**
+ * Forgets cached media if it was still last served before `cutoff` (not served meanwhile).
+ * Returns whether it was forgotten.
+ */
+export async function deleteRemoteMediaUnusedSince(
+  db: Kysely<Database>,
+  origin: string,
+  mediaId: string,
+  cutoff: number,
+): Promise<boolean> {
+  const result = await db
+    .deleteFrom('remote_media_cache')
+    .where('origin', '=', origin)
+    .where('media_id', '=', mediaId)
+    .where('last_access_ts', '<', cutoff)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
 }

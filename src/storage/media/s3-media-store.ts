@@ -4,16 +4,12 @@
  * one part in flight at a time: an upload holds about two parts (the one being sent and the one
  * being filled, 5 MiB each) whatever its size, and a failed upload is aborted, so no object
  * appears. Each tenant has its own client, destroyed (sockets closed) when the tenant stops.
+ * The SDK is loaded on the store's first use (it takes about half a second), so processes whose
+ * tenants keep their media locally never load it.
  */
 import { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { Upload } from '@aws-sdk/lib-storage';
 import {
   checkMediaKey,
   type MediaStore,
@@ -28,31 +24,32 @@ const QUEUE_SIZE = 1;
 
 type S3Config = Extract<MediaStoreConfig, { kind: 's3' }>;
 
+/** The loaded SDK and the tenant's client. */
+interface S3Connection {
+  readonly sdk: typeof S3Sdk;
+  readonly Upload: typeof Upload;
+  readonly client: S3Sdk.S3Client;
+}
+
 export class S3MediaStore implements MediaStore {
   readonly kind = 's3';
-  private readonly client: S3Client;
+  private readonly config: S3Config;
   private readonly bucket: string;
   private readonly prefix: string;
+  /** Made on first use (see `connect`). */
+  private connection: Promise<S3Connection> | undefined;
 
   constructor(config: S3Config) {
+    this.config = config;
     this.bucket = config.bucket;
     this.prefix =
       config.prefix === '' || config.prefix.endsWith('/') ? config.prefix : `${config.prefix}/`;
-    this.client = new S3Client({
-      endpoint: config.endpoint,
-      region: config.region,
-      forcePathStyle: config.forcePathStyle,
-      ...(config.credentials !== undefined ? { credentials: config.credentials } : {}),
-      // Checksums only where S3 requires them: S3-compatible stores (MinIO, Ceph, s3rver) do not
-      // all understand the newer flexible checksums, and a streamed GET is not buffered to check.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
   }
 
   async put(key: string, body: Readable, options: { contentType: string }): Promise<void> {
+    const { Upload, client } = await this.connect();
     const upload = new Upload({
-      client: this.client,
+      client,
       params: {
         Bucket: this.bucket,
         Key: this.keyOf(key),
@@ -66,36 +63,65 @@ export class S3MediaStore implements MediaStore {
   }
 
   async get(key: string): Promise<StoredMedia | undefined> {
+    const { sdk, client } = await this.connect();
     try {
-      const object = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }),
+      const object = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }),
       );
       if (!(object.Body instanceof Readable)) throw new Error('S3 returned no body stream');
       return { size: Number(object.ContentLength ?? 0), body: object.Body };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isMissing(sdk, error)) return undefined;
       throw error;
     }
   }
 
   async stat(key: string): Promise<{ size: number } | undefined> {
+    const { sdk, client } = await this.connect();
     try {
-      const head = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }),
+      const head = await client.send(
+        new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }),
       );
       return { size: Number(head.ContentLength ?? 0) };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isMissing(sdk, error)) return undefined;
       throw error;
     }
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+    const { sdk, client } = await this.connect();
+    await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    // A store never used has no client (nor SDK) to close.
+    const connection = await this.connection?.catch(() => undefined);
+    connection?.client.destroy();
+  }
+
+  /** The SDK and the client, loaded and made once per store. */
+  private connect(): Promise<S3Connection> {
+    this.connection ??= (async () => {
+      const [sdk, { Upload }] = await Promise.all([
+        import('@aws-sdk/client-s3'),
+        import('@aws-sdk/lib-storage'),
+      ]);
+      const { config } = this;
+      const client = new sdk.S3Client({
+        endpoint: config.endpoint,
+        region: config.region,
+        forcePathStyle: config.forcePathStyle,
+        ...(config.credentials !== undefined ? { credentials: config.credentials } : {}),
+        // Checksums only where S3 requires them: S3-compatible stores (MinIO, Ceph, s3rver) do
+        // not all understand the newer flexible checksums, and a streamed GET is not buffered to
+        // check.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+      return { sdk, Upload, client };
+    })();
+    return this.connection;
   }
 
   private keyOf(key: string): string {
@@ -104,9 +130,10 @@ export class S3MediaStore implements MediaStore {
   }
 }
 
-function isMissing(error: unknown): boolean {
+function isMissing(sdk: typeof S3Sdk, error: unknown): boolean {
   // HEAD answers a bare 404 (`NotFound`); a missing bucket stays an error (a misconfiguration).
   return (
-    error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound')
+    error instanceof sdk.S3ServiceException &&
+    (error.name === 'NoSuchKey' || error.name === 'NotFound')
   );
 }

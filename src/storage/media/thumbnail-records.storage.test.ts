@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTestDatabaseConfig } from '../../../test/helpers/test-database.js';
 import { openTenantDatabase, type TenantDatabase } from '../tenant-database.js';
-import { countThumbnails, selectThumbnail, upsertThumbnail } from './thumbnail-records.js';
+import {
+  countThumbnails,
+  deleteThumbnailsOf,
+  selectThumbnail,
+  selectThumbnailsOf,
+  upsertThumbnail,
+} from './thumbnail-records.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -18,8 +24,8 @@ async function openDatabase(): Promise<TenantDatabase> {
   return db;
 }
 
-const crop96 = { width: 96, height: 96, method: 'crop' } as const;
-const scale320 = { width: 320, height: 240, method: 'scale' } as const;
+const crop96 = { width: 96, height: 96, method: 'crop', animated: false } as const;
+const scale320 = { width: 320, height: 240, method: 'scale', animated: false } as const;
 
 describe('thumbnail storage', () => {
   it('keys thumbnails by media ID, size and method', async () => {
@@ -69,5 +75,25 @@ describe('thumbnail storage', () => {
       size: 20,
       createdTs: 2,
     });
+  });
+
+  it('keeps an animated and a still thumbnail of one size apart, lists and forgets them', async () => {
+    const db = await openDatabase();
+    const still = { mediaId: 'm1', ...crop96, contentType: 'image/png', size: 10, createdTs: 1 };
+    const moving = { ...still, animated: true, contentType: 'image/webp', size: 30 };
+    await db.transact(async (trx) => {
+      await upsertThumbnail(trx, still);
+      await upsertThumbnail(trx, moving);
+      await upsertThumbnail(trx, { ...still, mediaId: 'm2' });
+    });
+    expect(await db.read((r) => selectThumbnail(r, 'm1', crop96))).toEqual(still);
+    expect(await db.read((r) => selectThumbnail(r, 'm1', { ...crop96, animated: true }))).toEqual(
+      moving,
+    );
+    const listed = await db.read((r) => selectThumbnailsOf(r, 'm1'));
+    expect(listed.map((t) => t.animated).sort()).toEqual([false, true]);
+    await db.transact((trx) => deleteThumbnailsOf(trx, 'm1'));
+    expect(await db.read((r) => countThumbnails(r, 'm1'))).toBe(0);
+    expect(await db.read((r) => countThumbnails(r, 'm2'))).toBe(1);
   });
 });

@@ -14,7 +14,12 @@ export interface ThumbnailSpec {
   method: ThumbnailMethod;
 }
 
-export interface ThumbnailRecord extends ThumbnailSpec {
+/** What a cached thumbnail is keyed by besides its media: its spec, and whether it is animated. */
+export interface ThumbnailKey extends ThumbnailSpec {
+  animated: boolean;
+}
+
+export interface ThumbnailRecord extends ThumbnailKey {
   mediaId: string;
   contentType: string;
   size: number;
@@ -24,26 +29,49 @@ export interface ThumbnailRecord extends ThumbnailSpec {
 export async function selectThumbnail(
   db: Kysely<Database>,
   mediaId: string,
-  spec: ThumbnailSpec,
+  key: ThumbnailKey,
 ): Promise<ThumbnailRecord | undefined> {
   const row = await db
     .selectFrom('media_thumbnails')
     .selectAll()
     .where('media_id', '=', mediaId)
-    .where('width', '=', spec.width)
-    .where('height', '=', spec.height)
-    .where('method', '=', spec.method)
+    .where('width', '=', key.width)
+    .where('height', '=', key.height)
+    .where('method', '=', key.method)
+    .where('animated', '=', key.animated ? 1 : 0)
     .executeTakeFirst();
-  if (row === undefined) return undefined;
+  return row === undefined ? undefined : thumbnailRecordOf(row);
+}
+
+function thumbnailRecordOf(row: Database['media_thumbnails']): ThumbnailRecord {
   return {
     mediaId: row.media_id,
     width: Number(row.width),
     height: Number(row.height),
     method: row.method as ThumbnailMethod,
+    animated: Number(row.animated) === 1,
     contentType: row.content_type,
     size: Number(row.size),
     createdTs: Number(row.created_ts),
   };
+}
+
+/** Every cached thumbnail of a media item. */
+export async function selectThumbnailsOf(
+  db: Kysely<Database>,
+  mediaId: string,
+): Promise<ThumbnailRecord[]> {
+  const rows = await db
+    .selectFrom('media_thumbnails')
+    .selectAll()
+    .where('media_id', '=', mediaId)
+    .execute();
+  return rows.map(thumbnailRecordOf);
+}
+
+/** Forgets every cached thumbnail of a media item (their bytes are the caller's to delete). */
+export async function deleteThumbnailsOf(db: Kysely<Database>, mediaId: string): Promise<void> {
+  await db.deleteFrom('media_thumbnails').where('media_id', '=', mediaId).execute();
 }
 
 /**
@@ -59,6 +87,7 @@ export async function upsertThumbnail(
     width: record.width,
     height: record.height,
     method: record.method,
+    animated: record.animated ? 1 : 0,
     content_type: record.contentType,
     size: record.size,
     created_ts: record.createdTs,
@@ -67,7 +96,7 @@ export async function upsertThumbnail(
     .insertInto('media_thumbnails')
     .values(values)
     .onConflict((oc) =>
-      oc.columns(['media_id', 'width', 'height', 'method']).doUpdateSet({
+      oc.columns(['media_id', 'width', 'height', 'method', 'animated']).doUpdateSet({
         content_type: values.content_type,
         size: values.size,
         created_ts: values.created_ts,

@@ -14,6 +14,7 @@ import * as m0012 from './0012-federation.js';
 import * as m0013 from './0013-openid-tokens.js';
 import * as m0014 from './0014-backfill-positions.js';
 import * as m0015 from './0015-remote-media.js';
+import * as m0016 from './0016-media-cache-access.js';
 
 /**
  * Every migration, by name. Kysely applies them in name order and records each name in the
@@ -36,6 +37,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0013-openid-tokens': m0013,
   '0014-backfill-positions': m0014,
   '0015-remote-media': m0015,
+  '0016-media-cache-access': m0016,
 });
 
 export function migrationNames(): string[] {
