@@ -11,15 +11,20 @@
  *      storage): the wall time of her `POST /join`, reported.
  *
  * Run: npx tsx bench/federation.bench.ts
- *   MARINA_BENCH_FED_MESSAGES   messages timed (default 300, after 30 unmeasured)
+ *   MARINA_BENCH_FED_MESSAGES   messages timed per path (default 300)
+ *   MARINA_BENCH_FED_WARM_UP    messages sent unmeasured first on each path (default 1000)
  *   MARINA_BENCH_FED_MEMBERS    members of the big room (default 1000)
+ *   MARINA_BENCH_FED_LOG_LEVEL  log level of marina up and its shards (default warn: no line
+ *                               per request; `info` measures with the request log)
  */
 import { FederatedUser } from '../test/helpers/federated-users.js';
 import { startMarinaUp } from '../test/helpers/marina-up.js';
 import { describeMachine, envInteger, forEachLimited, latencySummary } from './shard-bench-kit.js';
 
 const MESSAGES = envInteger('MARINA_BENCH_FED_MESSAGES', 300);
-const WARMUP = 30;
+// Until V8 has optimised the request paths (see bench/README.md, client-core.bench.ts).
+const WARMUP = envInteger('MARINA_BENCH_FED_WARM_UP', 1000);
+const LOG_LEVEL = process.env.MARINA_BENCH_FED_LOG_LEVEL ?? 'warn';
 const MEMBERS = envInteger('MARINA_BENCH_FED_MEMBERS', 1000);
 const [ALPHA, BETA, GAMMA] = ['alpha.localhost', 'beta.localhost', 'gamma.localhost'];
 
@@ -27,7 +32,10 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 async function main(): Promise<void> {
   console.log(`machine: ${describeMachine()}`);
-  const up = await startMarinaUp(['--shards', '1', '--max-tenants-per-shard', '3']);
+  console.log(`log level: ${LOG_LEVEL}, ${WARMUP} messages of warm-up per path`);
+  const up = await startMarinaUp(['--shards', '1', '--max-tenants-per-shard', '3'], 60_000, {
+    logLevel: LOG_LEVEL,
+  });
   try {
     for (const name of [ALPHA, BETA, GAMMA]) await up.createTenant(name, 'open');
     const placement = Object.fromEntries(

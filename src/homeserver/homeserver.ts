@@ -226,6 +226,7 @@ export async function startHomeserver(
     logger,
     outbound: federation.outbound,
     roomEvents: rooms.roomEvents,
+    roomGraph: rooms.roomGraph,
     sources: { ...ephemeral, deviceLists: accounts.deviceLists, toDevice: accounts.toDevice },
   });
   logger.info({ signing_key_id: signingKey.keyId, database: db.dialect }, 'homeserver started');

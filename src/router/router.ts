@@ -86,6 +86,8 @@ export class Router {
   private readonly trustedProxies: TrustedProxies;
   /** Requests waiting for the next placement (held while their tenant moves, or to replay). */
   private readonly waiters = new PlacementWaiters();
+  /** Fresh request IDs: this router's random prefix and a counter (no randomness per request). */
+  private readonly requestIds = new RequestIds();
 
   private constructor(private readonly options: RouterOptions) {
     this.trustedProxies = TrustedProxies.parse(options.trustedProxies ?? []);
@@ -194,7 +196,7 @@ export class Router {
     const peerAddress = plainAddress(req.socket.remoteAddress ?? '');
     const peerTrusted = this.trustedProxies.includes(peerAddress);
     const host = requestHost(req.headers, peerTrusted);
-    const requestId = requestIdOf(req, peerTrusted);
+    const requestId = requestIdOf(req, peerTrusted, this.requestIds);
     const logFields: Record<string, unknown> = {
       req_id: requestId,
       method: req.method,
@@ -358,8 +360,19 @@ export class Router {
 }
 
 /** A trusted proxy's request ID is kept (one ID across the hops); otherwise a fresh one. */
-function requestIdOf(req: IncomingMessage, peerTrusted: boolean): string {
+function requestIdOf(req: IncomingMessage, peerTrusted: boolean, ids: RequestIds): string {
   const given = req.headers['x-request-id'];
   if (peerTrusted && typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given)) return given;
-  return randomBytes(8).toString('hex');
+  return ids.next();
+}
+
+/** Request IDs unique across routers (random prefix) and within one (counter). */
+class RequestIds {
+  readonly #prefix = randomBytes(6).toString('hex');
+  #count = 0;
+
+  next(): string {
+    this.#count += 1;
+    return `${this.#prefix}-${this.#count.toString(36)}`;
+  }
 }

@@ -187,10 +187,12 @@ describe('marina router routing', () => {
       'x-forwarded-for': '127.0.0.1',
       'x-forwarded-proto': 'http',
     });
-    expect(viaName.json.headers['x-request-id']).toMatch(/^[0-9a-f]{16}$/);
+    expect(viaName.json.headers['x-request-id']).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
 
     const viaHostname = await requestWithHost(router.url, { path: '/', host: 'matrix.alpha.test' });
     expect(viaHostname.json.backend).toBe('A');
+    // Each request its own ID.
+    expect(viaHostname.json.headers['x-request-id']).not.toBe(viaName.json.headers['x-request-id']);
     const beta = await requestWithHost(router.url, { path: '/', host: 'beta.test' });
     expect(beta.json.backend).toBe('B');
   });

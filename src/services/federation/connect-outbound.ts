@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
+import type { RoomGraph } from '../room-graph/room-graph.js';
 import type { RoomEvents } from '../rooms/room-events.js';
 import { connectEventFanout } from './event-fanout.js';
 import { connectOutboundEdus, type OutboundEduSources } from './outbound-edus.js';
@@ -16,6 +17,7 @@ export function connectOutboundFederation(deps: {
   logger: Logger;
   outbound: OutboundQueue;
   roomEvents: Pick<RoomEvents, 'persisted' | 'addLocalEventWrite'>;
+  roomGraph: Pick<RoomGraph, 'currentState'>;
   sources: OutboundEduSources;
 }): () => Promise<void> {
   const { serverName, db, logger, outbound } = deps;
@@ -23,6 +25,7 @@ export function connectOutboundFederation(deps: {
     serverName,
     db,
     roomEvents: deps.roomEvents,
+    roomGraph: deps.roomGraph,
     outbound,
     logger,
   });

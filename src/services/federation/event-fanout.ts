@@ -10,8 +10,10 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { parseUserId } from '../../core/identifiers.js';
 import { selectMembersOfRoom } from '../../storage/rooms/memberships.js';
+import { stateKeyOf, type StateMap } from '../../protocol/room-event.js';
 import type { Database } from '../../storage/schema.js';
 import type { TenantDatabase } from '../../storage/tenant-database.js';
+import type { RoomGraph } from '../room-graph/room-graph.js';
 import type { PersistedEvent, RoomEvents } from '../rooms/room-events.js';
 import type { OutboundQueue } from './outbound-queue.js';
 
@@ -38,6 +40,22 @@ async function serversJoinedTo(reader: Kysely<Database>, roomId: string): Promis
   }
   return servers;
 }
+
+/**
+ * Whether a member event of the room's state names a user of another server: when none does,
+ * no other server has a member joined (the usual room of a small homeserver), and a new event
+ * goes nowhere without reading the memberships.
+ */
+export function mayHaveRemoteMembers(state: StateMap, serverName: string): boolean {
+  const localMember = `:${serverName}"]`;
+  for (const key of state.keys()) {
+    if (key.startsWith(MEMBER_KEY_PREFIX) && !key.endsWith(localMember)) return true;
+  }
+  return false;
+}
+
+/** How `stateKeyOf('m.room.member', …)` begins. */
+const MEMBER_KEY_PREFIX = stateKeyOf('m.room.member', '').slice(0, -3);
 
 /** What the fan-out needs to know of an event. */
 type FannedOutEvent = Pick<PersistedEvent, 'roomId' | 'type' | 'stateKey' | 'membership'>;
@@ -71,12 +89,18 @@ export function connectEventFanout(deps: {
   serverName: string;
   db: TenantDatabase;
   roomEvents: Pick<RoomEvents, 'persisted' | 'addLocalEventWrite'>;
+  roomGraph: Pick<RoomGraph, 'currentState'>;
   outbound: Pick<OutboundQueue, 'enqueuePdu' | 'kick'>;
   logger: Logger;
 }): () => void {
   const { serverName, db, outbound } = deps;
   const detachWrite = deps.roomEvents.addLocalEventWrite(async (trx, event) => {
     if (serverOfUser(event.sender) !== serverName) return undefined;
+    const target = event.type === 'm.room.member' ? event.stateKey : undefined;
+    const remoteTarget = target !== undefined && serverOfUser(target) !== serverName;
+    // The state before this event (it is not applied until the transaction commits).
+    const state = await deps.roomGraph.currentState(event.roomId);
+    if (!remoteTarget && !mayHaveRemoteMembers(state, serverName)) return undefined;
     const membership = event.type === 'm.room.member' ? event.content.membership : undefined;
     const destinations = await fanoutDestinations(trx, serverName, {
       roomId: event.roomId,

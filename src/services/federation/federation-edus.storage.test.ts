@@ -7,7 +7,6 @@ import {
 import { openRoomServices, type TestRoomServices } from '../../../test/helpers/room-services.js';
 import { systemClock } from '../../core/clock.js';
 import { selectInboxMessages } from '../../storage/devices/to-device-inbox.js';
-import { upsertMembership } from '../../storage/rooms/memberships.js';
 import { createEphemeralServices, stopEphemeralServices } from '../ephemeral-services.js';
 import type { EphemeralServices } from '../ephemeral-services.js';
 import { connectOutboundFederation } from './connect-outbound.js';
@@ -78,6 +77,7 @@ async function setup(): Promise<Setup> {
     logger,
     outbound,
     roomEvents: s.rooms.roomEvents,
+    roomGraph: s.rooms.roomGraph,
     sources: { ...ephemeral, deviceLists: s.services.deviceLists, toDevice: s.services.toDevice },
   });
   cleanups.push(stop);
@@ -91,7 +91,6 @@ async function setup(): Promise<Setup> {
     clock: s.clock,
     logger,
   });
-  let ordering = 1_000_000;
   return {
     s,
     ephemeral,
@@ -101,27 +100,23 @@ async function setup(): Promise<Setup> {
     gamma,
     outbound,
     inbound,
+    // The remote user's join as received over federation: a member event in the room's state
+    // (signed here; nothing checks it) and the membership it records.
     remoteJoin: async (userId) => {
-      ordering += 1;
-      // The row points at an event of the room (its foreign key); which one does not matter here.
-      const anyEvent = await s.db.read((db) =>
-        db
-          .selectFrom('events')
-          .select('event_id')
-          .where('room_id', '=', roomId)
-          .executeTakeFirstOrThrow(),
-      );
-      const change = {
-        roomId,
-        userId,
-        membership: 'join',
-        eventId: anyEvent.event_id,
-        streamOrdering: ordering,
+      const { roomEvents, roomGraph } = s.rooms;
+      const version = await roomEvents.requireRoomVersion(roomId);
+      const extremities = await roomGraph.forwardExtremities(roomId);
+      const prevEvents = [...(await roomGraph.getEvents(extremities)).values()];
+      const stateBefore = await roomGraph.computeStateBefore(roomId, extremities);
+      const draft = {
+        type: 'm.room.member',
+        stateKey: userId,
         sender: userId,
-        displayname: null,
-        avatarUrl: null,
+        content: { membership: 'join' },
       };
-      await s.db.transact((trx) => upsertMembership(trx, change));
+      const authEvents = await roomEvents.authEventsFor(draft, version, stateBefore);
+      const event = roomEvents.build(draft, version, roomId, prevEvents, authEvents);
+      await roomEvents.persistReceived(event, { stateBefore });
     },
     sendMessage: (body) =>
       s.rooms.roomMessages.send(
