@@ -1,3 +1,10 @@
+/**
+ * The `marina` command. Every invocation registers every command, so registering stays cheap: a
+ * command module imports only commander, node built-ins and light src/cli helpers, and its action
+ * loads what it runs with `await import(...)` (most from a sibling `*-actions.ts`). `--help` and
+ * `marina tenant list` thus skip the shard, the controller and their dependencies, and a shard
+ * process loads only the shard (src/cli/startup-imports.test.ts keeps it so).
+ */
 import { Command } from 'commander';
 import { registerTenantCommands } from './commands/tenant.js';
 import { registerUpCommand } from './commands/up.js';

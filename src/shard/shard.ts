@@ -10,13 +10,8 @@ import { isLongPoll } from './long-poll.js';
 import { RouterFederationTransport } from './router-federation-transport.js';
 import { ShardMetrics } from './shard-metrics.js';
 import { TenantTurns } from './tenant-turns.js';
-import {
-  DEFAULT_TENANT_LIMITS,
-  TenantHost,
-  notServed,
-  type TenantLimits,
-  type TenantStatus,
-} from './tenant-host.js';
+import { DEFAULT_IDLE_HIBERNATE_MS, DEFAULT_TENANT_LIMITS } from './shard-defaults.js';
+import { TenantHost, notServed, type TenantLimits, type TenantStatus } from './tenant-host.js';
 
 export interface ShardOptions {
   logger: Logger;
@@ -43,7 +38,6 @@ export interface ShardOptions {
   federationRouterUrl?: string;
 }
 
-export const DEFAULT_IDLE_HIBERNATE_MS = 5 * 60_000;
 export const DEFAULT_RETRY_FAILED_AFTER_MS = 30_000;
 
 /**

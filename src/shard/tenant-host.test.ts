@@ -10,7 +10,8 @@ import type { TenantAdmission } from '../http/http-app.js';
 import { formatSigningKeyFile, generateSigningKey } from '../protocol/signing-key.js';
 import { tenantConfigSchema, type TenantConfig } from '../services/tenant-config.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import { DEFAULT_TENANT_LIMITS, TenantHost, type TenantLimits } from './tenant-host.js';
+import { DEFAULT_TENANT_LIMITS } from './shard-defaults.js';
+import { TenantHost, type TenantLimits } from './tenant-host.js';
 
 const IDLE_MS = 60_000;
 const RETRY_MS = 30_000;

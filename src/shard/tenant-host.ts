@@ -40,13 +40,6 @@ export interface TenantLimits {
   maxQueuedLongPolls: number;
 }
 
-export const DEFAULT_TENANT_LIMITS: TenantLimits = {
-  maxInFlight: 32,
-  maxQueued: 256,
-  maxLongPolls: 1024,
-  maxQueuedLongPolls: 256,
-};
-
 export interface TenantHostOptions {
   /** Starts the tenant's homeserver (the shard's `startHomeserver` with its deps). */
   start: (config: TenantConfig) => Promise<Homeserver>;

@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import {
-  checkServerName,
-  type MoveRecord,
-  type MoveResult,
-} from '../../controller/tenant-admin.js';
+import type { MoveRecord, MoveResult } from '../../controller/tenant-admin.js';
 import { formatTable, printJson } from './cli-output.js';
 import {
   DATA_DIR_HELP,
@@ -33,6 +29,7 @@ export function registerTenantMoveCommand(tenant: Command): void {
     .option('--json', 'print the result as JSON')
     .action(
       async (serverName: string, options: { to?: string; dataDir: string; json?: boolean }) => {
+        const { checkServerName } = await import('../../controller/tenant-admin.js');
         checkServerName(serverName);
         const controller = await requireRunningController(options.dataDir);
         const result = await controller.moveTenant(serverName, options.to);

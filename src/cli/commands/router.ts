@@ -1,18 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { controllerEndpointFinder } from '../../router/controller-endpoint.js';
-import { ControllerPlacementSource } from '../../router/controller-placement-source.js';
-import { Router } from '../../router/router.js';
-import { parseListenAddress } from '../listen-address.js';
-import {
-  addTlsOptions,
-  httpsListening,
-  readTlsOptions,
-  type TlsCommandOptions,
-} from '../tls-options.js';
-import { createProcessLogger } from '../logger.js';
-import { stopOnSignals } from '../signals.js';
+import { addTlsOptions, type TlsCommandOptions } from '../tls-options.js';
 
-interface RouterCommandOptions extends TlsCommandOptions {
+export interface RouterCommandOptions extends TlsCommandOptions {
   listen: string;
   controller?: string;
   tokenFile?: string;
@@ -24,7 +13,8 @@ interface RouterCommandOptions extends TlsCommandOptions {
 
 /**
  * `marina router`: the front door (docs/router.md). Follows the controller's placement and
- * proxies each request to the shard that hosts the tenant its host names.
+ * proxies each request to the shard that hosts the tenant its host names. The action lives in
+ * router-actions.ts, loaded when it runs (see main.ts).
  */
 export function registerRouterCommand(program: Command): void {
   const command = program
@@ -54,39 +44,8 @@ export function registerRouterCommand(program: Command): void {
       5_000,
     );
   addTlsOptions(command).action(async (options: RouterCommandOptions) => {
-    const listen = parseListenAddress(options.listen);
-    const tls = await readTlsOptions(options);
-    const logger = createProcessLogger('marina-router');
-    const source = new ControllerPlacementSource({
-      logger,
-      endpoint: controllerEndpointFinder({
-        controllerUrl: options.controller,
-        tokenFile: options.tokenFile,
-        dataDir: options.dataDir,
-      }),
-    });
-    const router = await Router.start({
-      logger,
-      source,
-      listen,
-      trustedProxies: options.trustedProxy,
-      defaultTenant: options.defaultTenant,
-      connectTimeoutMs: options.connectTimeoutMs,
-      tls,
-    });
-    const listening = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${router.port}`;
-    logger.info(
-      {
-        listening,
-        controller: options.controller ?? `from ${options.dataDir}/controller/controller.json`,
-        trusted_proxies: options.trustedProxy,
-        ...(tls && router.tlsPort !== undefined
-          ? { tls_listening: httpsListening(tls.listen.host, router.tlsPort) }
-          : {}),
-      },
-      `serving tenants by host at ${listening}`,
-    );
-    stopOnSignals(logger, () => router.stop());
+    const { runRouter } = await import('./router-actions.js');
+    await runRouter(options);
   });
 }
 

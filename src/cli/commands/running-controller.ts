@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { ControllerClient } from '../../controller/controller-client.js';
+import type { ControllerClient } from '../../controller/controller-client.js';
 
 /**
  * Moves, drains, shard listings and upgrades are the running controller's work: unlike
@@ -12,6 +12,8 @@ export const DEFAULT_DATA_DIR = './marina-data';
 
 /** The controller running on `dataDir`; a clear error when none runs. */
 export async function requireRunningController(dataDir: string): Promise<ControllerClient> {
+  // Loaded here, not above: the commands' help must not load the controller code (main.ts).
+  const { ControllerClient } = await import('../../controller/controller-client.js');
   const client = await ControllerClient.find(dataDir);
   if (client === undefined) throw new Error(noControllerMessage(dataDir));
   return client;

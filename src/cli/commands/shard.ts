@@ -1,18 +1,11 @@
-import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createInternalApi } from '../../http/internal-api.js';
-import { shardAdminRoutes } from '../../shard/shard-admin-api.js';
-import { DEFAULT_IDLE_HIBERNATE_MS, Shard } from '../../shard/shard.js';
-import { DEFAULT_TENANT_LIMITS } from '../../shard/tenant-host.js';
-import { parseListenAddress } from '../listen-address.js';
-import { createProcessLogger } from '../logger.js';
-import { stopOnSignals, whenParentGone } from '../signals.js';
+import { DEFAULT_IDLE_HIBERNATE_MS, DEFAULT_TENANT_LIMITS } from '../../shard/shard-defaults.js';
 import { registerShardAdminCommands } from './shard-admin.js';
 
 /** The environment variable holding the bearer token of the shard's admin API. */
 export const SHARD_TOKEN_ENV = 'MARINA_SHARD_TOKEN';
 
-interface ShardCommandOptions {
+export interface ShardCommandOptions {
   dataDir: string;
   /** Required to run a shard; optional only so that the subcommands do not need it. */
   shardId?: string;
@@ -31,6 +24,7 @@ interface ShardCommandOptions {
  * on `--listen`, the admin API on `--admin-listen`; logs go to standard error, and standard
  * output carries one JSON line, `{"event":"shard-ready",…}`, once both listen.
  * `marina shard list|drain` (shard-admin.ts) ask the running controller about its shards instead.
+ * Running the shard is in shard-actions.ts, loaded when it runs (see main.ts).
  */
 export function registerShardCommand(program: Command): void {
   const shardCommand = program
@@ -85,63 +79,10 @@ export function registerShardCommand(program: Command): void {
       if (!token) throw new Error(`${SHARD_TOKEN_ENV} must hold the admin API's bearer token`);
       // Not passed on to anything this process might start.
       delete process.env[SHARD_TOKEN_ENV];
-      const logger = createProcessLogger('marina-shard', { stream: 'stderr' }).child({
-        shard_id: shardId,
-      });
-      const traffic = parseListenAddress(options.listen);
-      const admin = parseListenAddress(options.adminListen);
-
-      const shard = await Shard.start({
-        logger,
-        listen: traffic,
-        idleHibernateMs: options.idleHibernateMs,
-        limits: { maxInFlight: options.maxInFlight, maxQueued: options.maxQueued },
-        publicBaseUrlFor: (serverName) =>
-          options.publicBaseUrl.replaceAll('{server_name}', serverName),
-        federationRouterUrl: options.federationRouter,
-      });
-      const adminApi = createInternalApi({
-        logger,
-        token,
-        routes: shardAdminRoutes(shard, shardId),
-      });
-      try {
-        await adminApi.listen(admin.host, admin.port);
-      } catch (error) {
-        await shard.stop();
-        throw error;
-      }
-      const stopNow = stopOnSignals(logger, async () => {
-        await adminApi.close();
-        await shard.stop();
-      });
-      // A controller killed with SIGKILL cannot stop its shards: each notices by itself.
-      if (options.stopWhenStdinCloses) {
-        whenParentGone(() => stopNow('the controller is gone'));
-      }
-      const ready = {
-        event: 'shard-ready',
-        shard_id: shardId,
-        traffic_url: urlOf(traffic.host, shard.port),
-        admin_url: urlOf(admin.host, adminApi.port),
-      };
-      logger.info(
-        {
-          ...ready,
-          data_dir: resolve(options.dataDir),
-          federation_router: options.federationRouter ?? null,
-        },
-        'shard listening',
-      );
-      process.stdout.write(`${JSON.stringify(ready)}\n`);
+      const { runShard } = await import('./shard-actions.js');
+      await runShard(shardId, token, options);
     });
   registerShardAdminCommands(shardCommand);
-}
-
-/** The URL a process on this machine reaches a listener at (wildcards → loopback). */
-function urlOf(host: string, port: number): string {
-  const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
 }
 
 function positiveInteger(text: string): number {
