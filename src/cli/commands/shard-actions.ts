@@ -47,9 +47,19 @@ export async function runShard(
     await adminApi.close();
     await shard.stop();
   });
-  // A controller killed with SIGKILL cannot stop its shards: each notices by itself.
+  // A controller killed with SIGKILL cannot stop its shards: each notices by itself, and an
+  // orphan whose clean stop hangs exits anyway rather than linger.
   if (options.stopWhenStdinCloses) {
-    whenParentGone(() => stopNow('the controller is gone'));
+    whenParentGone(() => {
+      stopNow('the controller is gone');
+      setTimeout(() => {
+        logger.error(
+          { deadline_ms: ORPHAN_STOP_DEADLINE_MS },
+          'the controller is gone and the shard did not stop in time: exiting now',
+        );
+        process.exit(1);
+      }, ORPHAN_STOP_DEADLINE_MS).unref();
+    });
   }
   const ready = {
     event: 'shard-ready',
@@ -67,6 +77,9 @@ export async function runShard(
   );
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 }
+
+/** How long a shard whose controller is gone may take to stop cleanly before it exits. */
+const ORPHAN_STOP_DEADLINE_MS = 10_000;
 
 /** The URL a process on this machine reaches a listener at (wildcards → loopback). */
 function urlOf(host: string, port: number): string {
