@@ -23,6 +23,9 @@ import { createFederationServices } from '../services/federation/federation-serv
 import { connectOutboundFederation } from '../services/federation/connect-outbound.js';
 import { readCaFiles } from '../services/federation/internet-federation.js';
 import type { FederationTransport } from '../services/federation/federation-contracts.js';
+import type { InboundPduStats } from '../services/federation/inbound-pdus.js';
+import type { OutboundStats } from '../services/federation/outbound-queue.js';
+import type { InboundTransactionStats } from '../services/federation/transaction-receiver.js';
 import { connectPresenceActivity } from '../services/ephemeral/presence-from-events.js';
 import { connectDeviceStreams } from '../services/notifier/connect-device-streams.js';
 import { connectNotifier } from '../services/notifier/connect-notifier.js';
@@ -56,6 +59,15 @@ export interface HomeserverDeps {
 /** Outbound federation due within this long keeps a tenant from hibernating. */
 const OUTBOUND_WORK_HORIZON_MS = 60_000;
 
+/** A running tenant's federation counters (since it started) and outbound state: plain data. */
+export interface FederationStats {
+  readonly outbound: OutboundStats;
+  readonly inbound: {
+    readonly transactions: InboundTransactionStats;
+    readonly pdus: InboundPduStats;
+  };
+}
+
 /** One running tenant: its context, and `stop()` to free everything it holds. */
 export interface Homeserver {
   readonly context: TenantContext;
@@ -64,6 +76,8 @@ export interface Homeserver {
    * that its host should not hibernate it yet. Work due later resumes when it next starts.
    */
   busy(): boolean;
+  /** Read by the shard's metrics at scrape time (no database access). */
+  federationStats(): FederationStats;
   stop(): Promise<void>;
 }
 
@@ -233,6 +247,13 @@ export async function startHomeserver(
   return {
     context,
     busy: () => federation.outbound.hasWorkDueWithin(OUTBOUND_WORK_HORIZON_MS),
+    federationStats: () => ({
+      outbound: federation.outbound.stats(),
+      inbound: {
+        transactions: federation.inbound.transactions.stats(),
+        pdus: federation.inbound.pdus.stats(),
+      },
+    }),
     stop: () =>
       stopHomeserver(db, logger, async () => {
         disconnectNotifier();

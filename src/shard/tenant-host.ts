@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { MatrixError, limitExceeded } from '../core/errors.js';
-import type { Homeserver } from '../homeserver/homeserver.js';
+import type { FederationStats, Homeserver } from '../homeserver/homeserver.js';
 import type { TenantAdmission } from '../http/http-app.js';
 import type { TenantConfig } from '../services/tenant-config.js';
 import { InFlightLimiter, QueueFullError, type ReleaseSlot } from './in-flight-limiter.js';
@@ -128,6 +128,11 @@ export class TenantHost {
   /** Requests waiting for a slot. */
   get queued(): number {
     return this.#ordinary.queued + this.#longPolls.queued;
+  }
+
+  /** The running homeserver's federation counters; undefined while none runs (hibernated). */
+  federationStats(): FederationStats | undefined {
+    return this.#homeserver?.federationStats();
   }
 
   status(): TenantStatus {

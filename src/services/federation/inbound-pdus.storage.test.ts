@@ -164,6 +164,13 @@ describe.each(['12', '10', '1'])('inbound PDUs, room version %s', (versionId) =>
     expect(await t.inbound.pdus.receive(REMOTE, [joined.pdu])).toEqual({ [joined.eventId]: {} });
     expect(await t.status(joined.eventId)).toEqual(before);
     expect(t.persisted.filter((event) => event.eventId === joined.eventId)).toHaveLength(1);
+    // Counted for metrics: the forged and the unknown-room one refused, the duplicate not counted.
+    expect(t.inbound.pdus.stats()).toEqual({
+      accepted: 1,
+      soft_failed: 0,
+      rejected: 0,
+      refused: 2,
+    });
   });
 
   it('stores the redacted copy of an event whose content hash does not match', async () => {
@@ -200,6 +207,12 @@ describe.each(['12', '10', '1'])('inbound PDUs, room version %s', (versionId) =>
     expect(await t.status(evading.eventId)).toMatchObject({ softFailed: true, outlier: false });
     expect(await graph.forwardExtremities(t.roomId)).not.toContain(evading.eventId);
     expect(t.persisted.map((event) => event.eventId)).not.toContain(evading.eventId);
+    expect(t.inbound.pdus.stats()).toEqual({
+      accepted: 1,
+      soft_failed: 1,
+      rejected: 1,
+      refused: 0,
+    });
   });
 
   it("drops PDUs of a server the room's ACL denies", async () => {

@@ -11,6 +11,9 @@
  * One room at a time in order (a lock per room owned by this instance), rooms in parallel up to
  * `maxParallelRooms` for the whole tenant, so that one origin's flood cannot take every slot
  * for long. An event stored already (not as an outlier) is a no-op.
+ *
+ * `stats()` counts the PDUs of transactions by outcome (events fetched to fill gaps are not
+ * counted), for the shard's metrics.
  */
 
 import type { Logger } from 'pino';
@@ -33,6 +36,16 @@ import type { ServerRoomAccess } from './server-room-access.js';
 
 /** How one PDU was handled, as `PUT /send` answers it: `{}` or `{ error }`. */
 export type PduResult = { error?: string };
+
+/**
+ * What became of a received PDU: stored and current (`accepted`), stored but soft-failed,
+ * stored as rejected by the auth rules, or `refused` before it could be checked against them
+ * (unknown room, server ACL, bad signature or hash, its auth or prev events not to be had).
+ */
+export type PduOutcome = 'accepted' | 'soft_failed' | 'rejected' | 'refused';
+
+/** PDUs received by one `InboundPdus` instance, by outcome (an event stored already is not). */
+export type InboundPduStats = Readonly<Record<PduOutcome, number>>;
 
 /** Rooms whose PDUs are processed at once (per tenant). */
 const DEFAULT_PARALLEL_ROOMS = 4;
@@ -61,6 +74,12 @@ export class InboundPdus {
   readonly #log: Logger;
   readonly #roomLock = new KeyedLock();
   readonly #slots: Semaphore;
+  readonly #outcomes: Record<PduOutcome, number> = {
+    accepted: 0,
+    soft_failed: 0,
+    rejected: 0,
+    refused: 0,
+  };
 
   constructor(deps: InboundPdusDeps) {
     this.#graph = deps.graph;
@@ -70,6 +89,10 @@ export class InboundPdus {
     this.#log = deps.logger;
     this.#remote = new RemoteEvents(deps);
     this.#slots = new Semaphore(deps.maxParallelRooms ?? DEFAULT_PARALLEL_ROOMS);
+  }
+
+  stats(): InboundPduStats {
+    return { ...this.#outcomes };
   }
 
   /** The fetching side (shared with backfill). */
@@ -89,8 +112,12 @@ export class InboundPdus {
       const version =
         typeof roomId === 'string' ? await this.#graph.roomVersionOf(roomId) : undefined;
       const eventId = eventIdOf(pdu, version);
-      if (eventId === undefined) continue;
+      if (eventId === undefined) {
+        this.#outcomes.refused += 1;
+        continue;
+      }
       if (typeof roomId !== 'string' || version === undefined) {
+        this.#outcomes.refused += 1;
         results[eventId] = { error: `Unknown room ${String(roomId)}` };
         continue;
       }
@@ -131,12 +158,16 @@ export class InboundPdus {
       if (sender !== origin && !(await this.#access.aclAllows(roomId, sender))) {
         throw new PduError(`${sender} is denied by the server ACL of ${roomId}`);
       }
-      return await this.#process(origin, event, version, true);
+      const { result, outcome } = await this.#process(origin, event, version, true);
+      this.#outcomes[outcome] += 1;
+      return result;
     } catch (error) {
       if (error instanceof PduRejected || error instanceof PduError) {
+        this.#outcomes.refused += 1;
         return { error: error.message };
       }
       if (error instanceof FederationRequestError || error instanceof MissingEventsError) {
+        this.#outcomes.refused += 1;
         this.#log.info({ room_id: roomId, event_id: eventId, err: error }, 'PDU not processed');
         return { error: `Could not process the event: ${error.message}` };
       }
@@ -153,7 +184,7 @@ export class InboundPdus {
     event: RoomEvent,
     version: RoomVersion,
     fillGaps: boolean,
-  ): Promise<PduResult> {
+  ): Promise<{ result: PduResult; outcome: Exclude<PduOutcome, 'refused'> }> {
     const authEvents = await this.#authEvents(origin, event, version);
     let stateBefore: StateMap;
     try {
@@ -178,9 +209,12 @@ export class InboundPdus {
       'PDU received',
     );
     if (check.rejected !== undefined) {
-      return { error: `The event was rejected: ${check.rejected.reason}` };
+      return {
+        result: { error: `The event was rejected: ${check.rejected.reason}` },
+        outcome: 'rejected',
+      };
     }
-    return {};
+    return { result: {}, outcome: check.softFailed === true ? 'soft_failed' : 'accepted' };
   }
 
   /** The event's auth events, fetched from `origin` (and stored as outliers) if unknown. */

@@ -238,6 +238,55 @@ describe('OutboundQueue', () => {
     expect(t.beta.received).toHaveLength(1);
   });
 
+  it('counts sent and failed transactions, delivered PDUs and EDUs, and destination states', async () => {
+    const t = await setup();
+    t.beta.mode = { kind: 'fail', status: 500 };
+    const queue = t.queue({ initialBackoffMs: 60 * 60 * 1000 });
+    expect(queue.stats()).toEqual({
+      transactionsSent: 0,
+      transactionsFailed: 0,
+      pdusSent: 0,
+      edusSent: 0,
+      destinations: { sending: 0, backing_off: 0, idle: 0 },
+    });
+    const [first, second] = await t.send(2);
+    // Queued together, so that each destination gets them in one transaction.
+    await t.s.db.transact(async (trx) => {
+      await queue.enqueuePdu(first as string, ['beta.test', 'gamma.test'], trx);
+      await queue.enqueueEdu(['beta.test', 'gamma.test'], 'm.receipt', { [t.roomId]: {} }, trx);
+    });
+    queue.kick(['beta.test', 'gamma.test']);
+    await t.gamma.waitFor(1);
+    await waitUntil(async () => queue.stats().transactionsFailed === 1);
+    // Gamma took it (1 PDU, 1 EDU) and went idle; beta failed and waits out an hour.
+    await waitUntil(async () => queue.stats().destinations.idle === 1);
+    expect(queue.stats()).toEqual({
+      transactionsSent: 1,
+      transactionsFailed: 1,
+      pdusSent: 1,
+      edusSent: 1,
+      destinations: { sending: 0, backing_off: 1, idle: 1 },
+    });
+
+    t.beta.mode = { kind: 'ok' };
+    await queue.enqueuePdu(second as string, ['beta.test']);
+    queue.onRemoteActivity('beta.test');
+    await t.beta.waitFor(2);
+    await waitUntil(
+      async () => (await t.s.db.read((db) => countOutboundRows(db, 'beta.test'))) === 0,
+    );
+    await queue.idle();
+    // Beta's one transaction carried both PDUs and the EDU; the failed one counts once.
+    expect(t.beta.received).toHaveLength(2);
+    expect(queue.stats()).toEqual({
+      transactionsSent: 2,
+      transactionsFailed: 1,
+      pdusSent: 3,
+      edusSent: 2,
+      destinations: { sending: 0, backing_off: 0, idle: 2 },
+    });
+  });
+
   it('sends ephemeral EDUs without persisting them', async () => {
     const t = await setup();
     const queue = t.queue();

@@ -9,6 +9,8 @@
  * retries it at once. A PDU the receiver refused (an `error` in the 200 answer) is logged, not
  * retried. Typing notifications are not persisted (`sendEphemeralEdu`): they are ephemeral and
  * expire within 30 s, so one delivered after a restart would only be wrong.
+ *
+ * `stats()` gives plain running totals and destination states for the shard's metrics.
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
@@ -72,6 +74,26 @@ export interface Edu {
   readonly content: JsonObject;
 }
 
+/** Where a destination's sender stands: working, waiting out a backoff, or stopped (no work). */
+export type DestinationState = 'sending' | 'backing_off' | 'idle';
+
+/** Running totals of one `OutboundQueue` instance (they start at 0 with it). */
+export interface OutboundTotals {
+  /** Transactions the destination answered with a 200. */
+  transactionsSent: number;
+  /** Transactions that got no 200 (error status, timeout, unreachable). */
+  transactionsFailed: number;
+  /** PDUs and EDUs carried by transactions answered with a 200. */
+  pdusSent: number;
+  edusSent: number;
+}
+
+/** What `OutboundQueue.stats()` reports: plain numbers, read by the shard's metrics. */
+export interface OutboundStats extends Readonly<OutboundTotals> {
+  /** Destinations this instance has a sender for, by state. */
+  readonly destinations: Readonly<Record<DestinationState, number>>;
+}
+
 /** The 200 answer of `PUT /send/{txnId}`. */
 interface SendTransactionResponse {
   pdus?: Record<string, { error?: string }>;
@@ -83,6 +105,13 @@ export class OutboundQueue {
   readonly #preparing: Semaphore;
   /** Makes transaction IDs of this instance unique whatever earlier instances used. */
   readonly #nonce: string;
+  /** Shared with the senders, which add to it. */
+  readonly #totals: OutboundTotals = {
+    transactionsSent: 0,
+    transactionsFailed: 0,
+    pdusSent: 0,
+    edusSent: 0,
+  };
   #stopped = false;
 
   constructor(deps: OutboundQueueDeps) {
@@ -195,6 +224,14 @@ export class OutboundQueue {
     );
   }
 
+  /** Running totals and destination states (metrics); no database read. */
+  stats(): OutboundStats {
+    const destinations: Record<DestinationState, number> = { sending: 0, backing_off: 0, idle: 0 };
+    const now = this.#deps.clock.now();
+    for (const sender of this.#senders.values()) destinations[sender.state(now)] += 1;
+    return { ...this.#totals, destinations };
+  }
+
   async #enqueue(
     destinations: Iterable<string>,
     item: Parameters<typeof insertOutboundItem>[2],
@@ -218,7 +255,13 @@ export class OutboundQueue {
   #senderOf(destination: string): DestinationSender {
     let sender = this.#senders.get(destination);
     if (sender === undefined) {
-      sender = new DestinationSender(destination, this.#deps, this.#preparing, this.#nonce);
+      sender = new DestinationSender(
+        destination,
+        this.#deps,
+        this.#preparing,
+        this.#nonce,
+        this.#totals,
+      );
       this.#senders.set(destination, sender);
     }
     return sender;
@@ -248,6 +291,7 @@ class DestinationSender {
   readonly #deps: OutboundQueueDeps;
   readonly #preparing: Semaphore;
   readonly #nonce: string;
+  readonly #totals: OutboundTotals;
   #ephemeral: PendingEphemeralEdu[] = [];
   /** Work arrived since the loop last looked at the queue. */
   #again = false;
@@ -262,11 +306,24 @@ class DestinationSender {
   #abort: AbortController | undefined;
   #interruptSleep: (() => void) | undefined;
 
-  constructor(destination: string, deps: OutboundQueueDeps, preparing: Semaphore, nonce: string) {
+  constructor(
+    destination: string,
+    deps: OutboundQueueDeps,
+    preparing: Semaphore,
+    nonce: string,
+    totals: OutboundTotals,
+  ) {
     this.#destination = destination;
     this.#deps = deps;
     this.#preparing = preparing;
     this.#nonce = nonce;
+    this.#totals = totals;
+  }
+
+  /** Idle when its loop is not running; backing off while it waits for its next attempt. */
+  state(now: number): DestinationState {
+    if (this.running === undefined) return 'idle';
+    return this.#retryAtTs > now ? 'backing_off' : 'sending';
   }
 
   /** Running, and its next attempt is before `ts`. */
@@ -363,6 +420,7 @@ class DestinationSender {
     const txnId = `${this.#nonce}.${this.#txnCounter}`;
     const abort = new AbortController();
     this.#abort = abort;
+    let answered = false;
     try {
       const response = await this.#deps.client.request<SendTransactionResponse>(this.#destination, {
         method: 'PUT',
@@ -376,6 +434,10 @@ class DestinationSender {
         timeoutMs: this.#deps.options?.requestTimeoutMs ?? 60_000,
         signal: abort.signal,
       });
+      answered = true;
+      this.#totals.transactionsSent += 1;
+      this.#totals.pdusSent += prepared.pdus.length;
+      this.#totals.edusSent += prepared.edus.length;
       this.#logRefusedPdus(response);
       const now = this.#deps.clock.now();
       // The destination's row changes only after failures, and its last success at most once a
@@ -397,6 +459,8 @@ class DestinationSender {
       return full ? 'sent' : 'drained';
     } catch (error) {
       if (this.#stopped) return 'failed';
+      // Counted once: a failure after the 200 (removing the rows) was a sent transaction.
+      if (!answered) this.#totals.transactionsFailed += 1;
       await this.#failed(error);
       return 'failed';
     } finally {

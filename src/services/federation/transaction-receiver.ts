@@ -4,6 +4,7 @@
  * so that a retried transaction (same origin and ID) is answered as the first without being
  * processed again. One transaction per origin at a time: a server sends its next transaction
  * only after the previous one was answered, so more in flight is a retry or a flood.
+ * `stats()` counts the transactions handled by this instance, for the shard's metrics.
  */
 
 import type { Logger } from 'pino';
@@ -56,13 +57,27 @@ export interface TransactionResponse {
   pdus: Record<string, PduResult>;
 }
 
+/** Transactions handled by one `TransactionReceiver` instance (0 when it starts). */
+export interface InboundTransactionStats {
+  /** Processed and answered (a retry answered from the stored answer is not counted again). */
+  readonly accepted: number;
+  /** Answered with an error: over the spec's limits, or their processing failed. */
+  readonly refused: number;
+}
+
 export class TransactionReceiver {
   readonly #deps: TransactionReceiverDeps;
   readonly #originLock = new KeyedLock();
   #received = 0;
+  #accepted = 0;
+  #refused = 0;
 
   constructor(deps: TransactionReceiverDeps) {
     this.#deps = deps;
+  }
+
+  stats(): InboundTransactionStats {
+    return { accepted: this.#accepted, refused: this.#refused };
   }
 
   async receive(
@@ -70,6 +85,21 @@ export class TransactionReceiver {
     txnId: string,
     body: TransactionBody,
   ): Promise<TransactionResponse> {
+    try {
+      const { response, replayed } = await this.#receive(origin, txnId, body);
+      if (!replayed) this.#accepted += 1;
+      return response;
+    } catch (error) {
+      this.#refused += 1;
+      throw error;
+    }
+  }
+
+  async #receive(
+    origin: string,
+    txnId: string,
+    body: TransactionBody,
+  ): Promise<{ response: TransactionResponse; replayed: boolean }> {
     if (body.pdus.length > MAX_PDUS_PER_TXN) {
       throw badJson(`A transaction has at most ${MAX_PDUS_PER_TXN} PDUs`);
     }
@@ -80,7 +110,9 @@ export class TransactionReceiver {
     this.#deps.outbound?.()?.onRemoteActivity(origin);
     return this.#originLock.run(origin, async () => {
       const previous = await db.read((d) => selectInboundTxnResponse(d, origin, txnId));
-      if (previous !== undefined) return JSON.parse(previous) as TransactionResponse;
+      if (previous !== undefined) {
+        return { response: JSON.parse(previous) as TransactionResponse, replayed: true };
+      }
 
       const pdus = await this.#deps.pdus.receive(origin, body.pdus);
       const eduHandler = this.#deps.edus();
@@ -106,7 +138,7 @@ export class TransactionReceiver {
       if (++this.#received % PRUNE_EVERY === 0) {
         await db.transact((trx) => deleteInboundTxnsBefore(trx, now - TXN_RETENTION_MS));
       }
-      return response;
+      return { response, replayed: false };
     });
   }
 }
